@@ -1,0 +1,42 @@
+# Two commands matter: `make run` (the pipeline for a day on the local AWS) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATE ?= 2021-12-01
+ROWS ?= 10000
+PYTEST_ARGS ?=
+
+.PHONY: venv run backfill test test-fast lint bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-checkov.txt
+	@command -v uv >/dev/null || $(PYTHON) -m pip install --quiet uv
+	uv venv --quiet --allow-existing --python 3.11 $(VENV)
+	uv pip install --quiet --python $(PY) -r requirements-dev.txt
+	uv venv --quiet --allow-existing --python 3.11 .venv-checkov
+	uv pip install --quiet --python .venv-checkov/bin/python -r requirements-checkov.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(PY) -m pipeline_tools.run_day --date $(DATE) --rows $(ROWS)
+
+backfill: venv
+	$(PY) -m pipeline_tools.backfill --from-date $(FROM) --to-date $(TO)
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: venv
+	$(VENV)/bin/pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf .state airflow_home artifacts

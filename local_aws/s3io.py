@@ -1,0 +1,41 @@
+"""In-process access to the local S3 store, for engines that run inside the server (COPY, UNLOAD, crawlers...)."""
+
+from __future__ import annotations
+
+from moto.s3.models import s3_backends
+
+from local_aws import ACCOUNT_ID
+
+
+def _backend():
+    return s3_backends[ACCOUNT_ID]["global"]
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """'s3://bucket/some/prefix' -> ('bucket', 'some/prefix')."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def list_keys(bucket: str, prefix: str = "") -> list[str]:
+    """Every key under prefix, sorted (no delimiter, no paging)."""
+    b = _backend().get_bucket(bucket)
+    return sorted(k for k in b.keys.keys() if k.startswith(prefix))
+
+
+def get_bytes(bucket: str, key: str) -> bytes:
+    obj = _backend().get_object(bucket, key)
+    if obj is None:
+        raise KeyError(f"s3://{bucket}/{key}")
+    return obj.value
+
+
+def put_bytes(bucket: str, key: str, data: bytes) -> None:
+    _backend().put_object(bucket, key, data)
+
+
+def delete_keys(bucket: str, keys: list[str]) -> None:
+    for key in keys:
+        _backend().delete_object(bucket, key)
