@@ -1,0 +1,11 @@
+"""Point Airflow at this repo's dags/ and plugins/ before anything imports it."""
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".state" / "airflow-test"))
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"

@@ -1,0 +1,105 @@
+"""The DAGs parse cleanly, have the stages in the right order, and follow the house rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+from conftest import REPO
+
+DAILY = "sales_pipeline_daily"
+STATE_MACHINE = "sales_pipeline_state_machine"
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bag = DagBag(dag_folder=str(REPO / "dags"))
+    bag.parse_warnings = [w for w in caught if "/dags/" in str(w.filename)]
+    return bag
+
+
+def test_no_import_errors_or_warnings(dagbag):
+    assert dagbag.import_errors == {}
+    assert [str(w.message) for w in dagbag.parse_warnings] == []
+    assert set(dagbag.dag_ids) == {DAILY, STATE_MACHINE}
+
+
+@pytest.mark.parametrize("dag_id", [DAILY, STATE_MACHINE])
+def test_house_rules(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert dag.doc_md and dag.tags and dag.owner == "data-engineering"
+    assert "rows" in dag.params
+    for t in dag.tasks:
+        assert t.retries >= 1, f"{t.task_id} does not retry"
+
+
+def upstream(dag, task_id):
+    return set(dag.get_task(task_id).upstream_task_ids)
+
+
+def test_daily_stages_in_order(dagbag):
+    dag = dagbag.dags[DAILY]
+    assert dag.timetable.summary == "0 0 * * *" and dag.timetable.periodic
+    stages = ["crawl_raw", "crawl_processed", "crawl_aggregated"]
+    for stage in stages:
+        assert upstream(dag, f"{stage}.wait_for_execution") == {f"{stage}.start_execution"}
+        assert upstream(dag, f"{stage}.wait_for_crawler") == {f"{stage}.wait_for_execution"}
+    for stage in ("ddl", "load", "views", "unload"):
+        group = f"redshift_{stage}"
+        assert upstream(dag, f"{group}.wait_for_execution") == {f"{group}.start_execution"}
+        assert upstream(dag, f"{group}.wait_for_statement") == {f"{group}.wait_for_execution"}
+    assert upstream(dag, "crawl_raw.start_execution") == {"load_raw.invoke_loader"}
+    assert upstream(dag, "transform.run_glue_job") == {"crawl_raw.wait_for_crawler"}
+    assert upstream(dag, "crawl_processed.start_execution") == {"transform.run_glue_job"}
+    assert upstream(dag, "redshift_load.start_execution") == {
+        "crawl_processed.wait_for_crawler", "redshift_ddl.wait_for_statement"}
+    assert upstream(dag, "redshift_views.start_execution") == {"redshift_load.wait_for_statement"}
+    assert upstream(dag, "redshift_unload.start_execution") == {"redshift_views.wait_for_statement"}
+    assert upstream(dag, "crawl_aggregated.start_execution") == {"redshift_unload.wait_for_statement"}
+    assert upstream(dag, "validate.reconcile") == {"crawl_aggregated.wait_for_crawler"}
+    assert len(dag.tasks) == 1 + 3 * 3 + 1 + 4 * 3 + 1
+
+
+def test_waiting_does_not_hold_worker_slots(dagbag):
+    dag = dagbag.dags[DAILY]
+    for t in dag.tasks:
+        if t.task_id.endswith(("start_execution", "run_glue_job", "wait_for_statement")):
+            assert t.deferrable, t.task_id
+        elif t.task_id.endswith(("wait_for_execution", "wait_for_crawler")):
+            assert t.mode == "reschedule", t.task_id
+
+
+def test_nothing_hard_coded(dagbag):
+    """Names and ARNs come from the stack outputs, never from literals in the DAG files."""
+    for path in (REPO / "dags").glob("*.py"):
+        text = path.read_text()
+        for needle in ("arn:aws:", "s3://", "123456789012", "salespipe"):
+            assert needle not in text, f"{path.name} hard-codes {needle!r}"
+
+
+def test_state_machine_dag(dagbag):
+    dag = dagbag.dags[STATE_MACHINE]
+    assert upstream(dag, "wait_for_pipeline") == {"start_pipeline"}
+    start = dag.get_task("start_pipeline")
+    assert set(start.state_machine_input["sql"]) == {"ddl", "load", "views", "unload"}
+
+
+def test_parse_time_report(tmp_path):
+    """`airflow dags report` parses every file; its per-file duration is shown, not asserted (see bench/)."""
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60"}
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    migrate = subprocess.run([airflow, "db", "migrate"], capture_output=True, text=True, env=env, timeout=180)
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    result = subprocess.run([airflow, "dags", "report", "-o", "plain"], capture_output=True, text=True,
+                            env=env, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    print(result.stdout)
+    for name in ("sales_pipeline_daily.py", "sales_pipeline_state_machine.py"):
+        assert name in result.stdout
