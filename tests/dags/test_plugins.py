@@ -1,0 +1,142 @@
+"""Unit tests of the plugins: execution names, statement errors, the sensor's edge cases, reconciliation."""
+
+from __future__ import annotations
+
+import re
+from unittest import mock
+
+import pytest
+from sales_pipeline.naming import execution_name
+from sales_pipeline.reconcile import ReconciliationError, reconcile_day
+from sales_pipeline.redshift_statement_sensor import (
+    RedshiftStatementFailedError,
+    RedshiftStatementSensor,
+    statement_error,
+)
+from sales_pipeline.stages import REDSHIFT_STAGES, state_machine_sql
+
+from conftest import REPO
+
+SFN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def test_execution_name_is_deterministic_valid_and_distinct():
+    run = "scheduled__2021-12-01T00:00:00+00:00"
+    name = execution_name("sales_pipeline_daily", "redshift_load.start_execution", run, 1)
+    assert name == execution_name("sales_pipeline_daily", "redshift_load.start_execution", run, 1)
+    assert SFN_NAME.match(name), name
+    assert name.startswith("redshift_load-scheduled__2021-12-01T00-00-00-00-00")
+    others = {
+        execution_name("sales_pipeline_daily", "redshift_load.start_execution", run, 2),
+        execution_name("sales_pipeline_daily", "redshift_ddl.start_execution", run, 1),
+        execution_name("sales_pipeline_daily", "redshift_load.start_execution", run + "x", 1),
+    }
+    assert name not in others and len(others) == 3
+    long_run = "manual__" + "2021-12-01T00:00:00.123456+00:00" * 5
+    assert SFN_NAME.match(execution_name("d" * 200, "t" * 200, long_run, 12))
+
+
+def test_stage_sql_files_exist():
+    for files in REDSHIFT_STAGES.values():
+        for path in files:
+            assert (REPO / "include" / "sql" / path).is_file(), path
+    assert state_machine_sql()["load"] == [
+        "{% include 'redshift/delete_sales_day.sql' %}", "{% include 'redshift/copy_sales_day.sql' %}"]
+
+
+def test_statement_error_names_failing_sub_statement():
+    description = {
+        "Id": "abc", "Status": "FAILED", "Error": "ERROR: relation \"sales\" does not exist",
+        "SubStatements": [
+            {"Id": "abc:1", "Status": "FINISHED", "QueryString": "delete from sales"},
+            {"Id": "abc:2", "Status": "FAILED", "Error": "relation \"sales\" does not exist",
+             "QueryString": "copy sales\n from 's3://b/p/'"},
+        ],
+    }
+    message = statement_error(description)
+    assert message.startswith('Redshift statement abc ended FAILED: ERROR: relation "sales" does not exist')
+    assert "sub-statement abc:2 [copy sales from 's3://b/p/']" in message
+    assert "abc:1" not in message
+
+
+def sensor(**kwargs):
+    return RedshiftStatementSensor(task_id="wait", statement_id="abc", poke_interval=0, timeout=5, **kwargs)
+
+
+@pytest.mark.parametrize("status", ["FAILED", "ABORTED"])
+def test_sensor_fails_with_redshift_error(status):
+    s = sensor(deferrable=False)
+    with mock.patch.object(RedshiftStatementSensor, "_describe",
+                           return_value={"Id": "abc", "Status": status, "Error": "permission denied"}):
+        with pytest.raises(RedshiftStatementFailedError, match=f"abc ended {status}: permission denied"):
+            s.poke({})
+
+
+def test_sensor_pokes_until_finished():
+    s = sensor(deferrable=False)
+    states = iter(["SUBMITTED", "STARTED", "FINISHED"])
+    with mock.patch.object(RedshiftStatementSensor, "_describe",
+                           side_effect=lambda: {"Id": "abc", "Status": next(states)}):
+        assert [s.poke({}) for _ in range(3)] == [False, False, True]
+
+
+def test_deferrable_sensor_returns_at_once_when_already_finished():
+    s = sensor(deferrable=True)
+    done = {"Id": "abc", "Status": "FINISHED", "ResultRows": 7, "Duration": 5, "CreatedAt": object()}
+    with mock.patch.object(RedshiftStatementSensor, "_describe", return_value=done), \
+            mock.patch.object(RedshiftStatementSensor, "defer") as defer:
+        assert s.execute({}) == {"Id": "abc", "Status": "FINISHED", "ResultRows": 7, "Duration": 5}
+    defer.assert_not_called()
+
+
+def test_deferrable_sensor_defers_while_running_and_reports_error_on_resume():
+    from airflow.providers.amazon.aws.triggers.redshift_data import RedshiftDataTrigger
+
+    s = sensor(deferrable=True)
+    with mock.patch.object(RedshiftStatementSensor, "_describe", return_value={"Id": "abc", "Status": "STARTED"}), \
+            mock.patch.object(RedshiftStatementSensor, "defer") as defer:
+        s.execute({})
+    trigger = defer.call_args.kwargs["trigger"]
+    assert isinstance(trigger, RedshiftDataTrigger) and trigger.statement_id == "abc"
+    failed = {"Id": "abc", "Status": "FAILED", "Error": "syntax error at or near \"selec\""}
+    with mock.patch.object(RedshiftStatementSensor, "_describe", return_value=failed):
+        with pytest.raises(RedshiftStatementFailedError, match="syntax error"):
+            s.execute_complete({}, {"status": "error", "message": "long dump"})
+
+
+def test_empty_statement_id_is_a_clear_error():
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    s = RedshiftStatementSensor(task_id="wait", statement_id="")
+    with pytest.raises(AirflowException, match="needs a statement_id"):
+        s.execute({})
+
+
+MANIFEST = {"run_date": "2021-12-01", "rows_in": 100, "rows_out": 95, "rows_rejected": 5,
+            "rejected_by_reason": {"bad_price": 3, "duplicate": 2}}
+
+
+def test_reconcile_day_agrees():
+    summary = reconcile_day(
+        manifest=MANIFEST, raw_rows=100,
+        processed={"row_count": "95", "revenue": "1234.50"},
+        warehouse={"row_count": 95, "revenue": "1234.50"},
+        aggregated={"row_count": "95", "revenue": 1234.5},
+    )
+    assert summary["processed_rows"] == 95 and summary["rejected_rows"] == 5
+    assert summary["revenue_redshift"] == summary["revenue_athena"] == "1234.50"
+
+
+def test_reconcile_day_lists_every_mismatch():
+    with pytest.raises(ReconciliationError) as err:
+        reconcile_day(
+            manifest={**MANIFEST, "rows_rejected": 4}, raw_rows=101,
+            processed={"row_count": "95", "revenue": "1234.50"},
+            warehouse={"row_count": 190, "revenue": "2469.00"},
+            aggregated={"row_count": "95", "revenue": "1234.50"},
+        )
+    message = str(err.value)
+    assert "rows_in 100 != rows_out 95 + rejected 4" in message
+    assert "raw rows in the catalog 101" in message
+    assert "warehouse (Redshift) rows 190" in message
+    assert "processed (Athena) revenue 1234.50 != Redshift revenue 2469.00" in message
