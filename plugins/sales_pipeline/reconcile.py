@@ -13,8 +13,9 @@ class ReconciliationError(ValueError):
     """The day's figures disagree between stores; the message lists every mismatch."""
 
 
-def _decimal(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+def _money(value: Any) -> Decimal:
+    """A revenue figure as Decimal cents; an empty day sums to NULL, which is zero revenue."""
+    return Decimal(str(value) if value not in (None, "") else 0).quantize(Decimal("0.01"))
 
 
 def reconcile_day(
@@ -40,10 +41,10 @@ def reconcile_day(
     for name, figures in (("processed (Athena)", processed), ("warehouse (Redshift)", warehouse),
                           ("aggregated (Athena)", aggregated)):
         if int(figures["row_count"]) != rows_out:
-            problems.append(f"{name} rows {figures['rows']} != rows the job wrote {rows_out}")
-    revenue = _decimal(warehouse["revenue"])
+            problems.append(f"{name} rows {figures['row_count']} != rows the job wrote {rows_out}")
+    revenue = _money(warehouse["revenue"])
     for name, figures in (("processed (Athena)", processed), ("aggregated (Athena)", aggregated)):
-        if abs(_decimal(figures["revenue"]) - revenue) > REVENUE_TOLERANCE:
+        if abs(_money(figures["revenue"]) - revenue) > REVENUE_TOLERANCE:
             problems.append(f"{name} revenue {figures['revenue']} != Redshift revenue {revenue}")
     if problems:
         raise ReconciliationError("; ".join(problems))
@@ -54,5 +55,5 @@ def reconcile_day(
         "rejected_rows": rejected,
         "rejected_by_reason": manifest.get("rejected_by_reason", {}),
         "revenue_redshift": str(revenue),
-        "revenue_athena": str(_decimal(aggregated["revenue"])),
+        "revenue_athena": str(_money(aggregated["revenue"])),
     }

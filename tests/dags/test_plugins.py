@@ -6,6 +6,7 @@ import re
 from unittest import mock
 
 import pytest
+from conftest import REPO
 from sales_pipeline.naming import execution_name
 from sales_pipeline.reconcile import ReconciliationError, reconcile_day
 from sales_pipeline.redshift_statement_sensor import (
@@ -14,8 +15,6 @@ from sales_pipeline.redshift_statement_sensor import (
     statement_error,
 )
 from sales_pipeline.stages import REDSHIFT_STAGES, state_machine_sql
-
-from conftest import REPO
 
 SFN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
