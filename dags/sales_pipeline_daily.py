@@ -152,6 +152,7 @@ with DAG(
             "aggregated_revenue": "{% include 'athena/aggregated_day_revenue.sql' %}",
             "warehouse_totals": "{% include 'redshift/select_day_totals.sql' %}",
             "manifest_key": "manifests/sales/dt={{ ds }}.json",
+            "report_key": "quality/sales/dt={{ ds }}/reconciliation.json",
         },
     )
     def reconcile(templates_dict: dict | None = None) -> dict:
@@ -163,9 +164,8 @@ with DAG(
 
         outputs = Variable.get("sales_pipeline", deserialize_json=True)
         sql = templates_dict or {}
-        manifest = json.loads(
-            S3Hook(aws_conn_id=AWS_CONN_ID).read_key(sql["manifest_key"], outputs["DataLakeBucket"])
-        )
+        s3 = S3Hook(aws_conn_id=AWS_CONN_ID)
+        manifest = json.loads(s3.read_key(sql["manifest_key"], outputs["DataLakeBucket"]))
         athena = {"database": outputs["GlueDatabaseName"], "workgroup": outputs["AthenaWorkGroup"],
                   "aws_conn_id": AWS_CONN_ID, "poll_seconds": min(POLL_SECONDS, 2)}
         warehouse = redshift_row(
@@ -173,13 +173,16 @@ with DAG(
             database=outputs["RedshiftDatabaseName"], secret_arn=outputs["RedshiftSecretArn"],
             aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2),
         )
-        return reconcile_day(
+        summary = reconcile_day(
             manifest=manifest,
             raw_rows=int(athena_row(sql["raw_count"], **athena)["row_count"]),
             processed=athena_row(sql["processed_totals"], **athena),
             warehouse=warehouse,
             aggregated=athena_row(sql["aggregated_revenue"], **athena),
         )
+        # The day's data-quality record stays in the lake beside the data it describes.
+        s3.load_string(json.dumps(summary, indent=2), sql["report_key"], outputs["DataLakeBucket"], replace=True)
+        return summary
 
     with TaskGroup("validate") as validate:
         reconcile()
