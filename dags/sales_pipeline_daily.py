@@ -20,7 +20,6 @@ Manual runs: the **rows** parameter sets how many synthetic rows the loader make
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import timedelta
 
@@ -30,11 +29,13 @@ from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeF
 from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
 from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
 from airflow.providers.amazon.aws.sensors.step_function import StepFunctionExecutionSensor
-from airflow.sdk import DAG, Param, TaskGroup, chain, task
+from airflow.sdk import DAG, Param, TaskGroup, chain
 from airflow.timetables.interval import CronDataIntervalTimetable
+
 from sales_pipeline.naming import execution_name
 from sales_pipeline.redshift_statement_sensor import RedshiftStatementSensor
 from sales_pipeline.stages import REDSHIFT_STAGES, included
+from sales_pipeline.validation import reconcile
 
 DAG_ID = "sales_pipeline_daily"
 AWS_CONN_ID = "aws_default"
@@ -144,48 +145,8 @@ with DAG(
             **WAITER,
         )
 
-    @task(
-        task_id="reconcile",
-        templates_dict={
-            "raw_count": "{% include 'athena/raw_day_count.sql' %}",
-            "processed_totals": "{% include 'athena/processed_day_totals.sql' %}",
-            "aggregated_revenue": "{% include 'athena/aggregated_day_revenue.sql' %}",
-            "warehouse_totals": "{% include 'redshift/select_day_totals.sql' %}",
-            "manifest_key": "manifests/sales/dt={{ ds }}.json",
-            "report_key": "quality/sales/dt={{ ds }}/reconciliation.json",
-        },
-    )
-    def reconcile(templates_dict: dict | None = None) -> dict:
-        """Fail unless the lake, Athena and Redshift agree on the day's rows and revenue."""
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-        from airflow.sdk import Variable
-        from sales_pipeline.queries import athena_row, redshift_row
-        from sales_pipeline.reconcile import reconcile_day
-
-        outputs = Variable.get("sales_pipeline", deserialize_json=True)
-        sql = templates_dict or {}
-        s3 = S3Hook(aws_conn_id=AWS_CONN_ID)
-        manifest = json.loads(s3.read_key(sql["manifest_key"], outputs["DataLakeBucket"]))
-        athena = {"database": outputs["GlueDatabaseName"], "workgroup": outputs["AthenaWorkGroup"],
-                  "aws_conn_id": AWS_CONN_ID, "poll_seconds": min(POLL_SECONDS, 2)}
-        warehouse = redshift_row(
-            sql["warehouse_totals"], cluster_id=outputs["RedshiftClusterId"],
-            database=outputs["RedshiftDatabaseName"], secret_arn=outputs["RedshiftSecretArn"],
-            aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2),
-        )
-        summary = reconcile_day(
-            manifest=manifest,
-            raw_rows=int(athena_row(sql["raw_count"], **athena)["row_count"]),
-            processed=athena_row(sql["processed_totals"], **athena),
-            warehouse=warehouse,
-            aggregated=athena_row(sql["aggregated_revenue"], **athena),
-        )
-        # The day's data-quality record stays in the lake beside the data it describes.
-        s3.load_string(json.dumps(summary, indent=2), sql["report_key"], outputs["DataLakeBucket"], replace=True)
-        return summary
-
     with TaskGroup("validate") as validate:
-        reconcile()
+        reconcile(aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2))
 
     crawl_raw = crawl("crawl_raw", "RawCrawlerName")
     crawl_processed = crawl("crawl_processed", "ProcessedCrawlerName")

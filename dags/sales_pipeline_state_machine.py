@@ -5,8 +5,9 @@ The lab's own orchestration: one `DataPipeline` Step Functions execution loads, 
 Redshift, unloads and crawls the aggregate for the run's day. Airflow only starts it and waits.
 
 The Redshift statements are rendered here from `include/sql` (the same files the daily DAG runs) and passed in
-the execution's input, so the SQL lives in one place. Use this DAG to compare Step Functions orchestration
-with the stage-by-stage daily DAG; both write the same tables for a day.
+the execution's input, so the SQL lives in one place. The run ends with the same reconciliation as the daily
+DAG. Use this DAG to compare Step Functions orchestration with the stage-by-stage daily DAG; both write the same
+tables for a day.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import pendulum
 from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
 from airflow.providers.amazon.aws.sensors.step_function import StepFunctionExecutionSensor
 from airflow.sdk import DAG, Param, chain
+
 from sales_pipeline.naming import execution_name
 from sales_pipeline.stages import state_machine_sql
+from sales_pipeline.validation import reconcile
 
 DAG_ID = "sales_pipeline_state_machine"
+AWS_CONN_ID = "aws_default"
 POLL_SECONDS = int(os.environ.get("SALES_PIPELINE_POLL_SECONDS", "30"))
 SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "include", "sql")
 
@@ -42,7 +46,7 @@ with DAG(
     },
     default_args={
         "owner": "data-engineering",
-        "aws_conn_id": "aws_default",
+        "aws_conn_id": AWS_CONN_ID,
         "retries": 1,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
@@ -65,4 +69,4 @@ with DAG(
         poke_interval=POLL_SECONDS,
         timeout=3 * 3600,
     )
-    chain(start, wait)
+    chain(start, wait, reconcile(aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2)))

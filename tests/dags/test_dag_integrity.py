@@ -87,6 +87,7 @@ def test_nothing_hard_coded(dagbag):
 def test_state_machine_dag(dagbag):
     dag = dagbag.dags[STATE_MACHINE]
     assert upstream(dag, "wait_for_pipeline") == {"start_pipeline"}
+    assert upstream(dag, "reconcile") == {"wait_for_pipeline"}
     start = dag.get_task("start_pipeline")
     assert set(start.state_machine_input["sql"]) == {"ddl", "load", "views", "unload"}
 

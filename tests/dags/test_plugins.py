@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 from conftest import REPO
+
 from sales_pipeline.naming import execution_name
 from sales_pipeline.reconcile import ReconciliationError, reconcile_day
 from sales_pipeline.redshift_statement_sensor import (
