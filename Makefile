@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv run backfill test test-fast lint bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-checkov.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local-aws.txt requirements-checkov.txt
 	@command -v uv >/dev/null || $(PYTHON) -m pip install --quiet uv
 	uv venv --quiet --allow-existing --python 3.11 $(VENV)
 	uv pip install --quiet --python $(PY) -r requirements-dev.txt
