@@ -1,0 +1,11 @@
+# The project's local AWS: moto plus DuckDB, local Spark (needs a JRE) and pyarrow.
+FROM python:3.11-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless curl \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/local-aws
+COPY requirements-local-aws.txt .
+RUN pip install --no-cache-dir -r requirements-local-aws.txt
+COPY local_aws/ local_aws/
+EXPOSE 4566
+CMD ["python", "-m", "local_aws", "serve", "--host", "0.0.0.0", "--port", "4566", "--state-dir", "/var/lib/local-aws"]
