@@ -7,7 +7,9 @@ api-server. SQLite metadata and LocalExecutor keep it light enough for a laptop 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -19,6 +21,13 @@ from pipeline_tools.airflow_env import AIRFLOW
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 ADMIN = "admin"
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def free_port() -> int:
@@ -72,14 +81,15 @@ class AirflowServices:
         return self
 
     def __exit__(self, *exc) -> None:
+        # Each component runs in its own session: signal the whole group, so its workers stop too.
         for proc in self._procs:
-            proc.terminate()
-        deadline = time.monotonic() + 30
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 15
         for proc in self._procs:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
         self._procs.clear()
 
