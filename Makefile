@@ -20,12 +20,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local-aws
 venv: $(VENV)/.installed
 
 run: venv
+	scripts/system-deps.sh run
 	$(PY) -m pipeline_tools.run_day --date $(DATE) --rows $(ROWS)
 
 backfill: venv
+	scripts/system-deps.sh run
 	$(PY) -m pipeline_tools.backfill --from-date $(FROM) --to-date $(TO)
 
 test: venv
+	scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
