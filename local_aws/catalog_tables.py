@@ -320,7 +320,7 @@ def _conform(con: duckdb.DuckDBPyConnection, raw: pa.Table, table: GlueTable, pa
         selects.append(f"TRY_CAST({literal} AS {key.duckdb_type or 'VARCHAR'}) AS {_quote(key.name)}")
     con.register("__raw", raw)
     try:
-        return con.execute(f"SELECT {', '.join(selects)} FROM __raw").to_arrow_table()
+        return con.sql(f"SELECT {', '.join(selects)} FROM __raw").to_arrow_table()
     finally:
         con.unregister("__raw")
 

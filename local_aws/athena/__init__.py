@@ -1,0 +1,1 @@
+"""Athena engine: DuckDB over the Glue catalog."""

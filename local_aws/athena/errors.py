@@ -1,0 +1,103 @@
+"""Athena-shaped query errors: ``"<ERROR_NAME>: line L:C: <message>"``, as Athena puts them in StateChangeReason."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+# AthenaError.ErrorCategory values (Athena error catalog): 1 SYSTEM, 2 USER, 3 OTHER.
+SYSTEM = 1
+USER = 2
+
+# A coarse ErrorType per error name; clients branch on ErrorCategory and the message, not on these numbers.
+_ERROR_TYPES = {
+    "SYNTAX_ERROR": 1001,
+    "TABLE_NOT_FOUND": 1002,
+    "SCHEMA_NOT_FOUND": 1003,
+    "CATALOG_NOT_FOUND": 1004,
+    "COLUMN_NOT_FOUND": 1005,
+    "FUNCTION_NOT_FOUND": 1006,
+    "TYPE_MISMATCH": 1007,
+    "INVALID_CAST_ARGUMENT": 1008,
+    "NOT_SUPPORTED": 1009,
+    "DIVISION_BY_ZERO": 1010,
+    "HIVE_BAD_DATA": 1011,
+    "INVALID_INPUT": 1012,
+    "GENERIC_INTERNAL_ERROR": 200,
+}
+
+
+class AthenaQueryError(Exception):
+    def __init__(self, name: str, message: str, line: int | None = None, column: int | None = None):
+        self.name = name
+        self.detail = message
+        self.line = line
+        self.column = column
+        position = f"line {line}:{column}: " if line is not None and column is not None else ""
+        super().__init__(f"{name}: {position}{message}")
+
+    @property
+    def category(self) -> int:
+        return SYSTEM if self.name == "GENERIC_INTERNAL_ERROR" else USER
+
+    def athena_error(self) -> dict:
+        return {
+            "ErrorCategory": self.category,
+            "ErrorType": _ERROR_TYPES.get(self.name, 200),
+            "Retryable": False,
+            "ErrorMessage": str(self),
+        }
+
+
+def position(sql: str, offset: int | None) -> tuple[int | None, int | None]:
+    """1-based (line, column) of a character offset, as Athena reports positions."""
+    if offset is None:
+        return None, None
+    before = sql[:offset]
+    line = before.count("\n") + 1
+    column = offset - (before.rfind("\n") + 1) + 1
+    return line, column
+
+
+def _offset_of_word(sql: str, word: str) -> int | None:
+    match = re.search(r'(?<![\w"])"?' + re.escape(word) + r'"?(?![\w"])', sql, flags=re.IGNORECASE)
+    return match.start() if match else None
+
+
+def from_duckdb(exc: duckdb.Error, sql: str) -> AthenaQueryError:
+    """Map a DuckDB error on the translated query to Athena's error name and message.
+
+    Positions are searched for in the original (Trino) text, since DuckDB's refer to the translation.
+    """
+    text = str(exc).split("\n")[0]
+    column = re.search(r'Referenced column "([^"]+)" not found', text)
+    if column:
+        line, col = position(sql, _offset_of_word(sql, column.group(1)))
+        return AthenaQueryError(
+            "COLUMN_NOT_FOUND",
+            f"Column '{column.group(1)}' cannot be resolved or requester is not authorized to access requested "
+            "resources",
+            line,
+            col,
+        )
+    function = re.search(r"Function with name (\w+) does not exist", text)
+    if function:
+        line, col = position(sql, _offset_of_word(sql, function.group(1)))
+        return AthenaQueryError("FUNCTION_NOT_FOUND", f"Function '{function.group(1)}' not registered", line, col)
+    if "No function matches" in text or "Cannot compare values" in text or "Cannot mix values" in text:
+        return AthenaQueryError("TYPE_MISMATCH", _strip_kind(text))
+    if isinstance(exc, duckdb.ConversionException):
+        return AthenaQueryError("INVALID_CAST_ARGUMENT", _strip_kind(text))
+    if "Division by zero" in text or "division by zero" in text:
+        return AthenaQueryError("DIVISION_BY_ZERO", "Division by zero")
+    if isinstance(exc, duckdb.ParserException):
+        return AthenaQueryError("SYNTAX_ERROR", _strip_kind(text))
+    if isinstance(exc, duckdb.BinderException):
+        return AthenaQueryError("SYNTAX_ERROR", _strip_kind(text))
+    return AthenaQueryError("GENERIC_INTERNAL_ERROR", _strip_kind(text))
+
+
+def _strip_kind(text: str) -> str:
+    """'Binder Error: something' -> 'something'."""
+    return re.sub(r"^[A-Za-z ]+Error: ", "", text)
