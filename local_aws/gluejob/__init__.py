@@ -1,0 +1,1 @@
+"""Glue job runs on local Spark: argument staging and the script runner."""

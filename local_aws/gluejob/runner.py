@@ -1,0 +1,237 @@
+"""Run one Glue job run: the job's script in its own Python process with local Spark.
+
+The script gets the arguments as Glue passes them (``--JOB_ID``, ``--JOB_RUN_ID``, ``--job-bookmark-option``,
+``--JOB_NAME``, then the job's DefaultArguments merged with the run's Arguments, the run winning, and
+NonOverridableArguments last), with ``s3://`` values staged to local paths (``local_aws.gluejob.staging``).
+Spark is configured light through ``PYSPARK_SUBMIT_ARGS`` (``local[*]``, no UI, 4 shuffle partitions), so a script
+that builds its own ``SparkSession`` picks it up. The process's output is the driver log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_aws import REGION, s3io
+from local_aws.gluejob.staging import Staging, stage_arguments, sync_back
+
+log = logging.getLogger(__name__)
+
+# Glue's Timeout is in minutes. Tests shrink the unit to exercise timeouts quickly; LOCAL_AWS_TIME_SCALE is not
+# applied, because scaling a timeout down would kill real Spark work that simply needs its time.
+TIMEOUT_UNIT_ENV = "LOCAL_AWS_GLUE_SECONDS_PER_TIMEOUT_MINUTE"
+DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default
+_STOP_GRACE_SECONDS = 5
+
+SPARK_SUBMIT_ARGS = (
+    "--master local[*] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4 "
+    "--conf spark.driver.memory=1g pyspark-shell"
+)
+
+ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
+
+
+@dataclass
+class JobRun:
+    job_name: str
+    run_id: str
+    script_location: str
+    run_arguments: dict[str, str]  # as given to StartJobRun (GetJobRun shows these)
+    arguments: dict[str, str]  # merged: defaults, run, non-overridable
+    timeout_minutes: int
+    run_dir: Path
+    endpoint_url: str | None
+    extra: dict = field(default_factory=dict)  # WorkerType, NumberOfWorkers, ... echoed in GetJobRun
+    state: str = "STARTING"
+    error_message: str | None = None
+    started_on: float = field(default_factory=time.time)
+    modified_on: float = field(default_factory=time.time)
+    completed_on: float | None = None
+    process: subprocess.Popen | None = None
+    stop_requested: bool = False
+    on_done: Callable[[JobRun], None] | None = None
+
+    @property
+    def driver_log(self) -> Path:
+        return self.run_dir / "driver.log"
+
+    @property
+    def execution_seconds(self) -> int:
+        return int((self.completed_on or time.time()) - self.started_on)
+
+    def set_state(self, state: str, error: str | None = None) -> None:
+        self.state = state
+        self.modified_on = time.time()
+        if error is not None:
+            self.error_message = error
+        if state not in ACTIVE_STATES:
+            self.completed_on = self.modified_on
+
+
+def glue_argv(run: JobRun, script: Path, arguments: dict[str, str]) -> list[str]:
+    """The command line Glue gives a script: its own arguments first, then the job's."""
+    reserved = {
+        "--JOB_ID": f"j_{run.job_name}",
+        "--JOB_RUN_ID": run.run_id,
+        "--job-bookmark-option": arguments.get("--job-bookmark-option", "job-bookmark-disable"),
+        "--JOB_NAME": run.job_name,
+    }
+    argv = [sys.executable, str(script)]
+    for name, value in reserved.items():
+        argv += [name, value]
+    for name, value in arguments.items():
+        if name not in reserved:
+            argv += [name if name.startswith("--") else f"--{name}", value]
+    return argv
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:: .*)?$")
+
+
+def error_from_log(text: str) -> str | None:
+    """The script's failure as Glue reports it: the exception line ending the last Python traceback."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last):")]
+    if not starts:
+        return None
+    for line in lines[starts[-1] + 1 :]:
+        if line and not line[0].isspace() and _EXCEPTION_LINE.match(line):
+            return line.strip()
+    return None
+
+
+def _timeout_seconds(minutes: int) -> float:
+    unit = float(os.environ.get(TIMEOUT_UNIT_ENV, "60"))
+    return minutes * unit
+
+
+def kill_process_group(process: subprocess.Popen) -> None:
+    """Stop the script and its Spark JVM (its own process group), TERM first, KILL after a grace period."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=_STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def stop(run: JobRun) -> None:
+    """BatchStopJobRun: the run ends STOPPED once its process is gone."""
+    run.stop_requested = True
+    if run.state in ("STARTING", "RUNNING"):
+        run.set_state("STOPPING")
+    if run.process is not None and run.process.poll() is None:
+        threading.Thread(target=kill_process_group, args=(run.process,), daemon=True).start()
+
+
+def execute(run: JobRun) -> None:
+    """Run to completion (in the caller's thread): stage, run the script, sync back, set the final state."""
+    staging: Staging | None = None
+    work = run.run_dir / "work"
+    try:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        script = _download_script(run, work)
+        arguments, staging = stage_arguments(run.arguments, work / "s3")
+        log.info(
+            "glue job %s run %s: staged %d files (%d placeholders); driver log %s",
+            run.job_name, run.run_id, staging.files_copied, staging.placeholders, run.driver_log,
+        )
+        if run.stop_requested:
+            run.set_state("STOPPED")
+            return
+        outcome = _run_script(run, script, arguments, work)
+        if outcome == "SUCCEEDED":
+            report = sync_back(staging)
+            log.info(
+                "glue job %s run %s succeeded: %d files uploaded, %d keys deleted",
+                run.job_name, run.run_id, len(report.uploaded), len(report.deleted),
+            )
+            run.set_state("SUCCEEDED")
+        elif outcome == "FAILED":
+            text = run.driver_log.read_text(errors="replace")
+            code = run.process.returncode if run.process else None
+            message = error_from_log(text) or f"Script exited with code {code}"
+            run.set_state("FAILED", f"{staging.uris_for_paths(message)} (driver log: {run.driver_log})")
+        elif outcome == "TIMEOUT":
+            run.set_state("TIMEOUT", f"Job run timed out after {run.timeout_minutes} minutes "
+                                     f"(driver log: {run.driver_log})")
+        else:
+            run.set_state("STOPPED")
+    except Exception as exc:  # staging or sync failures end the run with a message, never silently
+        log.exception("glue job %s run %s failed outside the script", run.job_name, run.run_id)
+        run.set_state("FAILED", f"{type(exc).__name__}: {exc} (driver log: {run.driver_log})")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if run.on_done is not None:
+            run.on_done(run)
+
+
+def _download_script(run: JobRun, work: Path) -> Path:
+    if not run.script_location.startswith("s3://"):
+        raise ValueError(f"Command.ScriptLocation must be an s3:// URI, got {run.script_location!r}")
+    bucket, key = s3io.split_uri(run.script_location)
+    try:
+        body = s3io.get_bytes(bucket, key)
+    except Exception as exc:
+        raise FileNotFoundError(f"script {run.script_location} not found in S3") from exc
+    script = work / "script" / Path(key).name
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_bytes(body)
+    return script
+
+
+def _environment(run: JobRun, work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(TIMEOUT_UNIT_ENV, None)
+    env.update(
+        PYSPARK_SUBMIT_ARGS=SPARK_SUBMIT_ARGS,
+        PYSPARK_PYTHON=sys.executable,
+        SPARK_LOCAL_IP="127.0.0.1",
+        SPARK_LOCAL_DIRS=str(work / "spark-tmp"),
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID=env.get("AWS_ACCESS_KEY_ID", "local"),
+        AWS_SECRET_ACCESS_KEY=env.get("AWS_SECRET_ACCESS_KEY", "local"),
+        PYTHONUNBUFFERED="1",
+    )
+    if run.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = run.endpoint_url  # boto3 in the script talks to this local AWS
+    return env
+
+
+def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path) -> str:
+    (work / "spark-tmp").mkdir(parents=True, exist_ok=True)
+    with open(run.driver_log, "wb") as driver_log:
+        run.process = subprocess.Popen(
+            glue_argv(run, script, arguments),
+            cwd=work,
+            env=_environment(run, work),
+            stdin=subprocess.DEVNULL,
+            stdout=driver_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop/timeout also end the Spark JVM
+        )
+        if run.stop_requested:
+            kill_process_group(run.process)
+            return "STOPPED"
+        if not run.stop_requested:
+            run.set_state("RUNNING")
+        try:
+            code = run.process.wait(timeout=_timeout_seconds(run.timeout_minutes))
+        except subprocess.TimeoutExpired:
+            kill_process_group(run.process)
+            return "STOPPED" if run.stop_requested else "TIMEOUT"
+    if run.stop_requested:
+        return "STOPPED"
+    return "SUCCEEDED" if code == 0 else "FAILED"
