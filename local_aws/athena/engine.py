@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +68,16 @@ class QueryRun:
     def interrupt(self) -> None:
         with self._lock:
             self._interrupted = True
-            if self._con is not None:
+        threading.Thread(target=self._keep_interrupting, daemon=True).start()
+
+    def _keep_interrupting(self) -> None:
+        """DuckDB drops an interrupt that arrives before execution starts: repeat until the connection closes."""
+        while True:
+            with self._lock:
+                if self._con is None:
+                    return
                 self._con.interrupt()
+            time.sleep(0.05)
 
     def execute(self) -> QueryResult:
         if not self.sql:

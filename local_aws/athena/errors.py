@@ -88,6 +88,10 @@ def from_duckdb(exc: duckdb.Error, sql: str) -> AthenaQueryError:
     if "No function matches" in text or "Cannot compare values" in text or "Cannot mix values" in text:
         return AthenaQueryError("TYPE_MISMATCH", _strip_kind(text))
     if isinstance(exc, duckdb.ConversionException):
+        cast = re.search(r'Could not convert string "(.*)" to (\S+)', text)
+        if cast:
+            value, target = cast.groups()
+            return AthenaQueryError("INVALID_CAST_ARGUMENT", f"Cannot cast VARCHAR '{value}' to {target}")
         return AthenaQueryError("INVALID_CAST_ARGUMENT", _strip_kind(text))
     if "Division by zero" in text or "division by zero" in text:
         return AthenaQueryError("DIVISION_BY_ZERO", "Division by zero")

@@ -1,0 +1,332 @@
+"""Athena on the local AWS, through boto3 and PyAthena: SQL over Glue tables the way a crawler registers them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import uuid
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from botocore.exceptions import ClientError
+
+RAW_COLUMNS = ["card_id", "customer_id", "price", "product_id", "timestamp"]
+
+
+def client(aws, service: str):
+    return boto3.client(service, endpoint_url=aws.endpoint_url, region_name="us-east-1")
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+class Lake:
+    """A fresh bucket, results bucket and Glue database with tables as the project's crawlers create them."""
+
+    def __init__(self, aws):
+        self.aws = aws
+        self.s3, self.glue, self.athena = client(aws, "s3"), client(aws, "glue"), client(aws, "athena")
+        suffix = uuid.uuid4().hex[:8]
+        self.bucket, self.results, self.db = f"lake-{suffix}", f"results-{suffix}", f"sales_{suffix}"
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.s3.create_bucket(Bucket=self.results)
+        self.glue.create_database(DatabaseInput={"Name": self.db})
+        self.sizes: dict[str, int] = {}
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        self.sizes[key] = len(body)
+
+    def create_table(self, name, prefix, columns, classification, partition_keys=(), serde=None, params=None):
+        formats = {
+            "csv": ("org.apache.hadoop.mapred.TextInputFormat", "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"),
+            "json": ("org.apache.hadoop.mapred.TextInputFormat", "org.openx.data.jsonserde.JsonSerDe"),
+            "parquet": (
+                "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+            ),
+        }
+        input_format, library = formats[classification]
+        self.glue.create_table(
+            DatabaseName=self.db,
+            TableInput={
+                "Name": name,
+                "TableType": "EXTERNAL_TABLE",
+                "Parameters": {"classification": classification, **(params or {})},
+                "PartitionKeys": [{"Name": k, "Type": t} for k, t in partition_keys],
+                "StorageDescriptor": {
+                    "Columns": [{"Name": c, "Type": t} for c, t in columns],
+                    "Location": f"s3://{self.bucket}/{prefix}",
+                    "InputFormat": input_format,
+                    "SerdeInfo": {"SerializationLibrary": serde or library, "Parameters": {"field.delim": ","}},
+                },
+            },
+        )
+
+    def add_partitions(self, table: str, prefix: str, keys: list[str], values: list[list[str]]) -> None:
+        self.glue.batch_create_partition(
+            DatabaseName=self.db,
+            TableName=table,
+            PartitionInputList=[
+                {
+                    "Values": v,
+                    "StorageDescriptor": {"Location": f"s3://{self.bucket}/{prefix}" + "".join(
+                        f"{k}={x}/" for k, x in zip(keys, v, strict=True)
+                    )},
+                }
+                for v in values
+            ],
+        )
+
+    def start(self, sql: str, **kwargs) -> str:
+        kwargs.setdefault("QueryExecutionContext", {"Database": self.db})
+        kwargs.setdefault("ResultConfiguration", {"OutputLocation": f"s3://{self.results}/adhoc/"})
+        return self.athena.start_query_execution(QueryString=sql, **kwargs)["QueryExecutionId"]
+
+    def wait(self, query_id: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            execution = self.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+            if execution["Status"]["State"] not in ("QUEUED", "RUNNING"):
+                return execution
+            assert time.monotonic() < deadline, f"query still {execution['Status']['State']}"
+            time.sleep(0.05)
+
+    def run(self, sql: str, **kwargs) -> tuple[dict, dict]:
+        execution = self.wait(self.start(sql, **kwargs))
+        assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+        return execution, self.athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])
+
+
+def values(results: dict) -> list[list[str | None]]:
+    return [[d.get("VarCharValue") for d in row["Data"]] for row in results["ResultSet"]["Rows"]]
+
+
+def types(results: dict) -> list[str]:
+    return [c["Type"] for c in results["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
+
+
+@pytest.fixture(scope="module")
+def lake(local_aws) -> Lake:
+    lake = Lake(local_aws)
+    header = ",".join(RAW_COLUMNS) + "\n"
+    days = {
+        "2021-12-01": "1,10,$3.50,100,2021-12-01 10:00:00\n2,11,7.25,101,2021-12-01 11:30:00\n"
+        "3,12,,102,2021-12-01 12:00:00\n",
+        "2021-12-02": "4,13,1.00,103,2021-12-02 09:00:00\n",
+    }
+    for day, rows in days.items():
+        lake.put(f"raw/sales/dt={day}/sales.csv", (header + rows).encode())
+    lake.create_table(
+        "raw_sales", "raw/sales/", [(c, "string") for c in RAW_COLUMNS], "csv",
+        partition_keys=[("dt", "string")], params={"skip.header.line.count": "1"},
+    )
+    lake.add_partitions("raw_sales", "raw/sales/", ["dt"], [[d] for d in days])
+
+    events = [{"id": 1, "Kind": "click", "ok": True, "amount": 2.5}, {"id": 2, "kind": "view", "ok": False}]
+    lake.put("events/part-0.json", "\n".join(json.dumps(e) for e in events).encode() + b"\n")
+    lake.create_table("events", "events/", [("id", "bigint"), ("kind", "string"), ("ok", "boolean"),
+                                             ("amount", "double")], "json")
+
+    schema = pa.schema([("card_id", pa.int64()), ("customer_id", pa.int64()), ("price", pa.decimal128(10, 2)),
+                        ("product_id", pa.int64()), ("timestamp", pa.timestamp("us"))])
+    for day, n in ((1, 3), (2, 25)):
+        rows = pa.table({
+            "card_id": list(range(n)), "customer_id": [7] * n,
+            "price": pa.array([f"{i}.25" for i in range(n)]).cast(pa.decimal128(10, 2)),
+            "product_id": [9] * n,
+            "timestamp": pa.array([f"2021-12-0{day} 10:00:{i:02d}" for i in range(n)]).cast(pa.timestamp("us")),
+        }, schema=schema)
+        lake.put(f"processed/sales/year=2021/month=12/day={day}/part-0.parquet", parquet_bytes(rows))
+    lake.create_table(
+        "processed_sales", "processed/sales/",
+        [("card_id", "bigint"), ("customer_id", "bigint"), ("price", "decimal(10,2)"), ("product_id", "bigint"),
+         ("timestamp", "timestamp")], "parquet",
+        partition_keys=[("year", "int"), ("month", "int"), ("day", "int")],
+    )
+    lake.add_partitions("processed_sales", "processed/sales/", ["year", "month", "day"],
+                        [["2021", "12", "1"], ["2021", "12", "2"]])
+    return lake
+
+
+def test_csv_table_one_day_reads_only_that_partition(lake):
+    execution, results = lake.run(
+        "SELECT count(*) AS row_count, sum(TRY_CAST(replace(price, '$', '') AS decimal(10, 2))) AS revenue "
+        "FROM raw_sales WHERE dt = '2021-12-01'"
+    )
+    assert values(results) == [["row_count", "revenue"], ["3", "10.75"]]
+    assert types(results) == ["bigint", "decimal"]
+    assert execution["Statistics"]["DataScannedInBytes"] == lake.sizes["raw/sales/dt=2021-12-01/sales.csv"]
+    assert execution["StatementType"] == "DML"
+
+
+def test_csv_header_skipped_and_partition_value_as_column(lake):
+    _, results = lake.run(f'SELECT card_id, price, dt FROM "{lake.db}"."raw_sales" ORDER BY card_id')
+    assert values(results)[1:] == [
+        ["1", "$3.50", "2021-12-01"], ["2", "7.25", "2021-12-01"], ["3", "", "2021-12-01"], ["4", "1.00", "2021-12-02"]
+    ]
+
+
+def test_json_lines_table_typed_and_case_insensitive(lake):
+    _, results = lake.run("SELECT id, kind, ok, amount FROM events ORDER BY id")
+    assert types(results) == ["bigint", "varchar", "boolean", "double"]
+    assert values(results)[1:] == [["1", "click", "true", "2.5"], ["2", "view", "false", None]]
+
+
+def test_parquet_partitions_pruned_and_typed(lake):
+    one_day, results = lake.run(
+        f"SELECT count(*), sum(price), min(day), max(timestamp) FROM {lake.db}.processed_sales p "
+        "WHERE p.year = 2021 AND p.month = 12 AND p.day = 2"
+    )
+    assert values(results) == [["_col0", "_col1", "_col2", "_col3"], ["25", "306.25", "2", "2021-12-02 10:00:24.000"]]
+    assert types(results) == ["bigint", "decimal", "integer", "timestamp"]
+    size_day_2 = lake.sizes["processed/sales/year=2021/month=12/day=2/part-0.parquet"]
+    assert one_day["Statistics"]["DataScannedInBytes"] == size_day_2
+    whole, _ = lake.run("SELECT count(*) FROM processed_sales")
+    assert whole["Statistics"]["DataScannedInBytes"] == size_day_2 + lake.sizes[
+        "processed/sales/year=2021/month=12/day=1/part-0.parquet"
+    ]
+
+
+def test_results_paginated_with_header_on_first_page_only(lake):
+    execution, _ = lake.run("SELECT card_id, price FROM processed_sales WHERE day = 2 ORDER BY card_id")
+    pages = lake.athena.get_paginator("get_query_results").paginate(
+        QueryExecutionId=execution["QueryExecutionId"], PaginationConfig={"PageSize": 10}
+    )
+    rows = [values(page) for page in pages]
+    assert [len(r) for r in rows] == [10, 10, 6]
+    assert rows[0][0] == ["card_id", "price"]
+    assert rows[0][1] == ["0", "0.25"] and rows[2][-1] == ["24", "24.25"]
+    column = lake.athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"], MaxResults=1)
+    assert column["ResultSet"]["ResultSetMetadata"]["ColumnInfo"][1]["Precision"] == 10
+    assert column["ResultSet"]["ResultSetMetadata"]["ColumnInfo"][1]["Scale"] == 2
+
+
+def test_enforced_workgroup_location_gets_csv_and_metadata(lake):
+    workgroup = f"wg-{uuid.uuid4().hex[:6]}"
+    lake.athena.create_work_group(Name=workgroup, Configuration={
+        "ResultConfiguration": {"OutputLocation": f"s3://{lake.results}/enforced/"},
+        "EnforceWorkGroupConfiguration": True,
+    })
+    execution, _ = lake.run(
+        "SELECT card_id, price FROM raw_sales WHERE dt = '2021-12-01' AND card_id = '3'",
+        WorkGroup=workgroup, ResultConfiguration={"OutputLocation": f"s3://{lake.results}/ignored/"},
+    )
+    query_id = execution["QueryExecutionId"]
+    assert execution["ResultConfiguration"]["OutputLocation"] == f"s3://{lake.results}/enforced/{query_id}.csv"
+    keys = sorted(o["Key"] for o in lake.s3.list_objects_v2(Bucket=lake.results, Prefix="enforced/")["Contents"])
+    assert keys == [f"enforced/{query_id}.csv", f"enforced/{query_id}.csv.metadata"]
+    body = lake.s3.get_object(Bucket=lake.results, Key=f"enforced/{query_id}.csv")["Body"].read().decode()
+    assert body == '"card_id","price"\n"3",""\n'
+    assert list(csv.reader(io.StringIO(body))) == [["card_id", "price"], ["3", ""]]
+    assert lake.athena.list_query_executions(WorkGroup=workgroup)["QueryExecutionIds"] == [query_id]
+
+
+def test_missing_output_location_is_rejected(lake):
+    workgroup = f"wg-{uuid.uuid4().hex[:6]}"
+    lake.athena.create_work_group(Name=workgroup, Configuration={"ResultConfiguration": {}})
+    with pytest.raises(ClientError, match="No output location provided"):
+        lake.athena.start_query_execution(QueryString="SELECT 1", WorkGroup=workgroup)
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELECT * FROM missing", "TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.{db}.missing' does not exist"),
+        ("SELECT nope FROM raw_sales", "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved or requester "
+                                       "is not authorized to access requested resources"),
+        ("SELECT * FROM nodb.raw_sales", "SCHEMA_NOT_FOUND: line 1:15: Schema 'nodb' does not exist"),
+        ("SELEC 1", "SYNTAX_ERROR: line 1:"),
+        ("SELECT CAST(price AS decimal(10, 2)) FROM raw_sales WHERE card_id = '3'",
+         "INVALID_CAST_ARGUMENT: Cannot cast VARCHAR '' to DECIMAL(10,2)"),
+    ],
+)
+def test_bad_query_fails_with_athena_error(lake, sql, reason):
+    execution = lake.wait(lake.start(sql))
+    status = execution["Status"]
+    assert status["State"] == "FAILED"
+    assert status["StateChangeReason"].startswith(reason.format(db=lake.db))
+    assert status["AthenaError"]["ErrorCategory"] == 2
+    assert status["AthenaError"]["ErrorMessage"] == status["StateChangeReason"]
+    with pytest.raises(ClientError, match="Final query state: FAILED"):
+        lake.athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])
+
+
+def test_stop_running_query_and_list_and_batch_get(lake):
+    # A hundred million recursion steps: it runs until stopped.
+    query_id = lake.start(
+        "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 100000000) SELECT count(*) FROM t"
+    )
+    deadline = time.monotonic() + 10
+    while lake.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]["State"] != (
+        "RUNNING"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    lake.athena.stop_query_execution(QueryExecutionId=query_id)
+    assert lake.wait(query_id, timeout=10)["Status"]["State"] == "CANCELLED"
+
+    listed = lake.athena.list_query_executions(WorkGroup="primary", MaxResults=50)["QueryExecutionIds"]
+    assert listed[0] == query_id
+    batch = lake.athena.batch_get_query_execution(QueryExecutionIds=[query_id, "no-such-id"])
+    assert [e["QueryExecutionId"] for e in batch["QueryExecutions"]] == [query_id]
+    assert [u["QueryExecutionId"] for u in batch["UnprocessedQueryExecutionIds"]] == ["no-such-id"]
+
+
+def test_msck_repair_registers_partitions_found_in_s3(lake):
+    for day in ("2021-12-03", "2021-12-04"):
+        lake.put(f"aggregated/dt={day}/part-0.parquet", parquet_bytes(pa.table({"sales_count": [5]})))
+    lake.create_table("aggregated", "aggregated/", [("sales_count", "bigint")], "parquet",
+                      partition_keys=[("dt", "string")])
+    _, before = lake.run("SELECT count(*) FROM aggregated")
+    assert values(before)[1] == ["0"]  # like Athena: unregistered partitions are not read
+
+    _, repair = lake.run("MSCK REPAIR TABLE aggregated")
+    assert "Repair: Added partition to metastore aggregated:dt=2021-12-03" in [r[0] for r in values(repair)]
+    partitions = lake.glue.get_partitions(DatabaseName=lake.db, TableName="aggregated")["Partitions"]
+    assert sorted(p["Values"][0] for p in partitions) == ["2021-12-03", "2021-12-04"]
+    _, shown = lake.run("SHOW PARTITIONS aggregated")
+    assert values(shown) == [["dt=2021-12-03"], ["dt=2021-12-04"]]
+    _, after = lake.run("SELECT sum(sales_count) FROM aggregated WHERE dt >= '2021-12-04'")
+    assert values(after)[1] == ["5"]
+
+
+def test_show_tables_and_describe(lake):
+    _, tables = lake.run("SHOW TABLES IN " + lake.db)
+    assert {"raw_sales", "events", "processed_sales"} <= {r[0] for r in values(tables)}
+    _, described = lake.run(f"DESCRIBE {lake.db}.processed_sales")
+    rows = values(described)
+    assert rows[0] == ["card_id", "bigint", ""]
+    assert ["day", "int", ""] in rows
+
+
+def test_pyathena_cursor_and_pandas_cursor(lake, monkeypatch):
+    pyathena = pytest.importorskip("pyathena")
+    from pyathena.pandas.cursor import PandasCursor
+
+    # The pandas cursor reads the result CSV with its own S3 client: point every client at the local AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", lake.aws.endpoint_url)
+
+    connection = pyathena.connect(
+        s3_staging_dir=f"s3://{lake.results}/pyathena/", region_name="us-east-1", work_group="primary",
+        schema_name=lake.db, endpoint_url=lake.aws.endpoint_url,
+    )
+    cursor = connection.cursor()
+    cursor.execute("SELECT day, count(*) AS n, sum(price) AS revenue FROM processed_sales GROUP BY day ORDER BY day")
+    assert [d[:2] for d in cursor.description] == [("day", "integer"), ("n", "bigint"), ("revenue", "decimal")]
+    assert cursor.fetchall() == [(1, 3, pytest.approx(3.75)), (2, 25, pytest.approx(306.25))]
+
+    with pytest.raises(pyathena.error.OperationalError, match="TABLE_NOT_FOUND"):
+        cursor.execute("SELECT * FROM no_such_table")
+
+    frame = connection.cursor(PandasCursor).execute(
+        "SELECT card_id, price FROM raw_sales WHERE dt = %(dt)s ORDER BY card_id", {"dt": "2021-12-01"}
+    ).as_pandas()
+    assert frame["card_id"].tolist() == ["1", "2", "3"]
