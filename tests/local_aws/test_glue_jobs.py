@@ -1,0 +1,313 @@
+"""Glue job runs on the local AWS: scripts run in their own process (local Spark), s3:// arguments staged and synced."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from botocore.exceptions import ClientError
+
+from local_aws.gluejob.runner import error_from_log
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def client(aws, service: str):
+    return boto3.client(service, endpoint_url=aws.endpoint_url, region_name="us-east-1")
+
+
+class Jobs:
+    def __init__(self, aws):
+        self.aws = aws
+        self.s3, self.glue = client(aws, "s3"), client(aws, "glue")
+        self.bucket = f"jobs-{uuid.uuid4().hex[:8]}"
+        self.s3.create_bucket(Bucket=self.bucket)
+
+    def put(self, key: str, body: bytes | str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+    def keys(self, prefix: str) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def create(self, script: str, default_arguments: dict | None = None, max_concurrent: int = 1,
+               timeout: int = 10) -> str:
+        name = f"job-{uuid.uuid4().hex[:8]}"
+        self.put(f"scripts/{name}.py", textwrap.dedent(script))
+        self.glue.create_job(
+            Name=name, Role="arn:aws:iam::123456789012:role/glue", GlueVersion="5.0",
+            Command={"Name": "glueetl", "ScriptLocation": f"s3://{self.bucket}/scripts/{name}.py",
+                     "PythonVersion": "3"},
+            DefaultArguments=default_arguments or {}, ExecutionProperty={"MaxConcurrentRuns": max_concurrent},
+            Timeout=timeout, WorkerType="G.1X", NumberOfWorkers=2,
+        )
+        return name
+
+    def wait(self, job: str, run_id: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
+            if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING", "WAITING"):
+                return run
+            assert time.monotonic() < deadline, f"run still {run['JobRunState']}"
+            time.sleep(0.1)
+
+    def wait_running(self, job: str, run_id: str) -> None:
+        deadline = time.monotonic() + 30
+        while self.glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def jobs(local_aws) -> Jobs:
+    return Jobs(local_aws)
+
+
+SLEEPER = "import time\ntime.sleep(60)\n"
+
+
+def test_failing_script_ends_failed_with_its_exception(jobs):
+    job = jobs.create("""
+        import sys
+        args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+        raise ValueError("no rows for " + args["--run_date"] + " under " + args["--raw_path"])
+    """, default_arguments={"--raw_path": f"s3://{jobs.bucket}/raw/"})
+    run_id = jobs.glue.start_job_run(JobName=job, Arguments={"--run_date": "2021-12-01"})["JobRunId"]
+    run = jobs.wait(job, run_id)
+    assert run["JobRunState"] == "FAILED"
+    # the staged local path is reported as the S3 URI the job was given
+    assert run["ErrorMessage"].startswith(f"ValueError: no rows for 2021-12-01 under s3://{jobs.bucket}/raw/ ")
+    log_path = Path(run["ErrorMessage"].split("(driver log: ")[1].rstrip(")"))
+    assert log_path.name == "driver.log" and log_path.parent.name == run_id
+    assert "Traceback (most recent call last):" in log_path.read_text()
+    assert run["CompletedOn"] >= run["StartedOn"] and run["LogGroupName"] == "/aws-glue/jobs"
+
+
+def test_arguments_as_glue_passes_them_and_outputs_synced(jobs):
+    jobs.put("config/settings.json", '{"threshold": 3}')
+    job = jobs.create("""
+        import json, os, sys
+        args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+        settings = json.load(open(args["--settings"]))
+        os.makedirs(args["--out"], exist_ok=True)
+        with open(os.path.join(args["--out"], "argv.json"), "w") as f:
+            json.dump({"argv": sys.argv[1:], "settings": settings}, f)
+    """, default_arguments={"--out": f"s3://{jobs.bucket}/out/", "--mode": "default", "--keep": "yes",
+                            "--settings": f"s3://{jobs.bucket}/config/settings.json"})
+    run_id = jobs.glue.start_job_run(JobName=job, Arguments={"--mode": "run"})["JobRunId"]
+    run = jobs.wait(job, run_id)
+    assert run["JobRunState"] == "SUCCEEDED", run
+    assert run["Arguments"] == {"--mode": "run"}
+    written = json.loads(jobs.read("out/argv.json"))
+    argv = written["argv"]
+    args = dict(zip(argv[::2], argv[1::2], strict=True))
+    assert argv[:8] == ["--JOB_ID", f"j_{job}", "--JOB_RUN_ID", run_id, "--job-bookmark-option",
+                        "job-bookmark-disable", "--JOB_NAME", job]
+    assert args["--mode"] == "run" and args["--keep"] == "yes"
+    assert not args["--out"].startswith("s3://") and args["--out"].endswith("/out/")
+    assert written["settings"] == {"threshold": 3}
+
+
+def test_sync_back_replaces_only_what_the_script_rewrote(jobs):
+    for day, body in (("2021-11-30", "a,b\n1,2\n"), ("2021-12-01", "a,b\n3,4\n5,6\n")):
+        jobs.put(f"lake/raw/dt={day}/sales.csv", body)
+    jobs.put("lake/out/dt=2021-12-01/old-part.txt", "stale")
+    jobs.put("lake/out/dt=2021-11-30/part.txt", "other day, untouched")
+    job = jobs.create("""
+        import os, shutil, sys
+        args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+        day = args["--run_date"]
+        rows = open(os.path.join(args["--raw_path"], f"dt={day}", "sales.csv")).read().splitlines()[1:]
+        other = os.path.join(args["--raw_path"], "dt=2021-11-30", "sales.csv")
+        assert os.path.exists(other) and os.path.getsize(other) == 0  # listed, not downloaded
+        target = os.path.join(args["--out_path"], f"dt={day}")
+        shutil.rmtree(target, ignore_errors=True)  # overwrite this day's folder, like Spark's overwrite
+        os.makedirs(target)
+        open(os.path.join(target, "part-0.txt"), "w").write(str(len(rows)))
+    """, default_arguments={"--raw_path": f"s3://{jobs.bucket}/lake/raw/", "--out_path": f"s3://{jobs.bucket}/lake/out/"})
+    run_id = jobs.glue.start_job_run(JobName=job, Arguments={"--run_date": "2021-12-01"})["JobRunId"]
+    assert jobs.wait(job, run_id)["JobRunState"] == "SUCCEEDED"
+    assert jobs.keys("lake/") == [
+        "lake/out/dt=2021-11-30/part.txt", "lake/out/dt=2021-12-01/part-0.txt",
+        "lake/raw/dt=2021-11-30/sales.csv", "lake/raw/dt=2021-12-01/sales.csv",
+    ]
+    assert jobs.read("lake/out/dt=2021-12-01/part-0.txt") == b"2"
+    assert jobs.read("lake/out/dt=2021-11-30/part.txt") == b"other day, untouched"
+    assert jobs.read("lake/raw/dt=2021-11-30/sales.csv") == b"a,b\n1,2\n"  # placeholder never uploaded
+
+
+def test_max_concurrent_runs_and_batch_stop(jobs):
+    job = jobs.create(SLEEPER, max_concurrent=1)
+    first = jobs.glue.start_job_run(JobName=job)["JobRunId"]
+    with pytest.raises(ClientError) as raised:
+        jobs.glue.start_job_run(JobName=job)
+    assert raised.value.response["Error"]["Code"] == "ConcurrentRunsExceededException"
+    jobs.wait_running(job, first)
+
+    stopped = jobs.glue.batch_stop_job_run(JobName=job, JobRunIds=[first, "jr_unknown"])
+    assert [s["JobRunId"] for s in stopped["SuccessfulSubmissions"]] == [first]
+    assert [e["JobRunId"] for e in stopped["Errors"]] == ["jr_unknown"]
+    assert jobs.wait(job, first, timeout=20)["JobRunState"] == "STOPPED"
+
+    second = jobs.glue.start_job_run(JobName=job)["JobRunId"]  # the slot is free again
+    jobs.glue.batch_stop_job_run(JobName=job, JobRunIds=[second])
+    assert jobs.wait(job, second, timeout=20)["JobRunState"] == "STOPPED"
+    runs = jobs.glue.get_job_runs(JobName=job)["JobRuns"]
+    assert [r["Id"] for r in runs] == [second, first]
+
+
+def test_timeout_ends_run_timed_out(jobs, monkeypatch):
+    monkeypatch.setenv("LOCAL_AWS_GLUE_SECONDS_PER_TIMEOUT_MINUTE", "0.5")
+    job = jobs.create(SLEEPER, timeout=2880)
+    run_id = jobs.glue.start_job_run(JobName=job, Timeout=2)["JobRunId"]  # the run's Timeout wins
+    run = jobs.wait(job, run_id, timeout=20)
+    assert run["JobRunState"] == "TIMEOUT"
+    assert run["Timeout"] == 2
+    assert run["ErrorMessage"].startswith("Job run timed out after 2 minutes")
+
+
+def test_unknown_job_and_missing_script(jobs):
+    with pytest.raises(ClientError) as raised:
+        jobs.glue.start_job_run(JobName="no-such-job")
+    assert raised.value.response["Error"]["Code"] == "EntityNotFoundException"
+    job = jobs.create("print('never uploaded')")
+    jobs.s3.delete_object(Bucket=jobs.bucket, Key=f"scripts/{job}.py")
+    run = jobs.wait(job, jobs.glue.start_job_run(JobName=job)["JobRunId"])
+    assert run["JobRunState"] == "FAILED"
+    assert f"script s3://{jobs.bucket}/scripts/{job}.py not found" in run["ErrorMessage"]
+
+
+def test_error_from_log_takes_the_final_exception_line():
+    log = textwrap.dedent("""\
+        25/11/29 INFO SparkContext: Running Spark
+        Traceback (most recent call last):
+          File "job.py", line 3, in <module>
+            raise KeyError("a")
+        KeyError: 'a'
+
+        During handling of the above exception, another exception occurred:
+
+        Traceback (most recent call last):
+          File "job.py", line 5, in <module>
+            raise RuntimeError("rows_in != rows_out + rows_rejected")
+        RuntimeError: rows_in != rows_out + rows_rejected
+        25/11/29 INFO ShutdownHookManager: Shutdown hook called
+    """)
+    assert error_from_log(log) == "RuntimeError: rows_in != rows_out + rows_rejected"
+    assert error_from_log("no traceback here") is None
+
+
+SPARK_JOB = """
+    import sys
+    from pyspark.sql import SparkSession, functions as F
+
+    args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    spark = (SparkSession.builder.appName(args["--JOB_NAME"])
+             .config("spark.sql.sources.partitionOverwriteMode", "dynamic").getOrCreate())
+    raw = spark.read.option("header", True).csv(args["--raw_path"] + "dt=" + args["--run_date"] + "/")
+    out = (raw.withColumn("amount", F.col("amount").cast("long"))
+              .withColumn("ts", F.to_timestamp("ts"))
+              .withColumn("year", F.year("ts")).withColumn("month", F.month("ts"))
+              .withColumn("day", F.dayofmonth("ts")))
+    out.write.mode("overwrite").partitionBy("year", "month", "day").parquet(args["--processed_path"])
+    spark.stop()
+"""
+
+
+@pytest.mark.spark
+def test_spark_script_writes_parquet_partitions_to_s3(jobs):
+    jobs.put("spark/raw/dt=2021-12-01/sales.csv", "amount,ts\n5,2021-12-01 10:00:00\n7,2021-12-01 11:00:00\n")
+    jobs.put("spark/processed/year=2021/month=11/day=30/part-old.parquet", b"kept as is")
+    jobs.put("spark/processed/year=2021/month=12/day=1/part-stale.parquet", b"replaced")
+    job = jobs.create(SPARK_JOB, default_arguments={
+        "--raw_path": f"s3://{jobs.bucket}/spark/raw/", "--processed_path": f"s3://{jobs.bucket}/spark/processed/",
+    })
+    run_id = jobs.glue.start_job_run(JobName=job, Arguments={"--run_date": "2021-12-01"})["JobRunId"]
+    run = jobs.wait(job, run_id, timeout=300)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    keys = jobs.keys("spark/processed/")
+    day = [k for k in keys if k.startswith("spark/processed/year=2021/month=12/day=1/")]
+    assert day and all(k.endswith(".parquet") for k in day), keys
+    assert "spark/processed/year=2021/month=11/day=30/part-old.parquet" in keys
+    assert not any(".crc" in k or "_temporary" in k for k in keys)
+    rows = [r for k in day for r in pq.read_table(io.BytesIO(jobs.read(k))).to_pylist()]
+    assert sorted(r["amount"] for r in rows) == [5, 7]
+
+
+@pytest.mark.spark
+@pytest.mark.e2e
+def test_project_sales_job_on_a_small_raw_day(jobs):
+    script = REPO / "include" / "glue" / "sales_job.py"
+    if not script.exists():
+        pytest.skip("include/glue/sales_job.py has not landed yet")
+    jobs.put("artifacts/glue/sales_job.py", script.read_bytes())
+    lake = f"s3://{jobs.bucket}/sales-lake/"
+    jobs.put("sales-lake/raw/sales/dt=2021-12-01/sales.csv",
+             "card_id,customer_id,price,product_id,timestamp\n"
+             "1,10,$3.50,100,2021-12-01 10:00:00\n2,11,7.25,101,2021-12-01 11:30:00\n"
+             "2,11,7.25,101,2021-12-01 11:30:00\n3,,oops,102,2021-12-01 12:00:00\n")
+    name = f"sales-{uuid.uuid4().hex[:8]}"
+    jobs.glue.create_job(Name=name, Role="r", Command={
+        "Name": "glueetl", "ScriptLocation": f"s3://{jobs.bucket}/artifacts/glue/sales_job.py"},
+        DefaultArguments={"--processed_path": lake + "processed/sales/", "--raw_path": lake + "raw/sales/",
+                          "--rejected_path": lake + "rejected/sales/", "--manifest_path": lake + "manifests/sales/"},
+        Timeout=30)
+    run_id = jobs.glue.start_job_run(JobName=name, Arguments={"--run_date": "2021-12-01"})["JobRunId"]
+    run = jobs.wait(name, run_id, timeout=600)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    manifest = json.loads(jobs.read("sales-lake/manifests/sales/dt=2021-12-01.json"))
+    assert manifest["rows_in"] == 4
+    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+    assert jobs.keys("sales-lake/processed/sales/year=2021/month=12/day=1/")
+    assert jobs.keys("sales-lake/rejected/sales/dt=2021-12-01/")
+
+
+GLUE_DAG = '''
+from datetime import datetime
+
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.sdk import DAG
+
+with DAG(dag_id="local_glue_job_check", start_date=datetime(2021, 12, 1), schedule=None, catchup=False):
+    GlueJobOperator(
+        task_id="run_job", job_name="{job}", script_args={{"--run_date": "{{{{ ds }}}}"}},
+        wait_for_completion=True, verbose=False, job_poll_interval=1,
+    )
+'''
+
+
+@pytest.mark.e2e
+def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
+    from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
+
+    job = jobs.create("""
+        import os, sys
+        args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+        target = os.path.join(args["--out"], "dt=" + args["--run_date"])
+        os.makedirs(target, exist_ok=True)
+        open(os.path.join(target, "done.txt"), "w").write(args["--JOB_RUN_ID"])
+    """, default_arguments={"--out": f"s3://{jobs.bucket}/airflow/out/"})
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "local_glue_job_check.py").write_text(GLUE_DAG.format(job=job))
+    env = airflow_env(tmp_path / "airflow", jobs.aws.endpoint_url, {})
+    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
+    migrate(env)
+    result = subprocess.run([AIRFLOW, "dags", "test", "local_glue_job_check", "2021-12-01"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert jobs.keys("airflow/out/") == ["airflow/out/dt=2021-12-01/done.txt"]
+    run_id = jobs.read("airflow/out/dt=2021-12-01/done.txt").decode()
+    assert jobs.glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] == "SUCCEEDED"
