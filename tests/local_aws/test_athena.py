@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import time
 import uuid
 
@@ -330,3 +331,80 @@ def test_pyathena_cursor_and_pandas_cursor(lake, monkeypatch):
         "SELECT card_id, price FROM raw_sales WHERE dt = %(dt)s ORDER BY card_id", {"dt": "2021-12-01"}
     ).as_pandas()
     assert frame["card_id"].tolist() == ["1", "2", "3"]
+
+
+ATHENA_DAGS = '''
+from datetime import datetime
+
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.providers.common.sql.operators.sql import (
+    SQLCheckOperator,
+    SQLColumnCheckOperator,
+    SQLTableCheckOperator,
+)
+from airflow.sdk import DAG, chain
+
+DB = "{db}"
+OUTPUT = "s3://{results}/airflow/"
+
+with DAG(dag_id="local_athena_checks", start_date=datetime(2021, 12, 1), schedule=None, catchup=False):
+    chain(
+        AthenaOperator(
+            task_id="count_day", database=DB, output_location=OUTPUT, sleep_time=1,
+            query="SELECT count(*) AS row_count FROM raw_sales WHERE dt = '{{{{ ds }}}}'",
+        ),
+        SQLCheckOperator(
+            task_id="day_has_rows", conn_id="athena_local",
+            sql="SELECT count(*) FROM raw_sales WHERE dt = '{{{{ ds }}}}'",
+        ),
+        SQLColumnCheckOperator(
+            task_id="processed_columns", conn_id="athena_local", table=DB + ".processed_sales",
+            column_mapping={{
+                "price": {{"null_check": {{"equal_to": 0}}, "min": {{"geq_to": 0}}}},
+                "customer_id": {{"distinct_check": {{"equal_to": 1}}}},
+            }},
+        ),
+        SQLTableCheckOperator(
+            task_id="processed_table", conn_id="athena_local", table=DB + ".processed_sales",
+            checks={{"rows": {{"check_statement": "COUNT(*) = 28"}}}},
+        ),
+    )
+
+with DAG(dag_id="local_athena_bad_query", start_date=datetime(2021, 12, 1), schedule=None, catchup=False):
+    AthenaOperator(
+        task_id="bad_query", database=DB, output_location=OUTPUT, sleep_time=1,
+        query="SELECT * FROM no_such_table",
+    )
+'''
+
+
+@pytest.mark.e2e
+def test_athena_operator_and_sql_checks_in_airflow_dags_test(lake, tmp_path):
+    from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
+    from pipeline_tools.progress import task_results
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "local_athena_dags.py").write_text(ATHENA_DAGS.format(db=lake.db, results=lake.results))
+    env = airflow_env(tmp_path / "airflow", lake.aws.endpoint_url, {})
+    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
+    env["AIRFLOW_CONN_ATHENA_LOCAL"] = json.dumps({
+        "conn_type": "athena", "login": "local", "password": "local", "schema": lake.db,
+        "extra": {"region_name": "us-east-1", "s3_staging_dir": f"s3://{lake.results}/checks/",
+                  "work_group": "primary", "endpoint_url": lake.aws.endpoint_url},
+    })
+    migrate(env)
+
+    def dags_test(dag_id: str) -> tuple[dict[str, str], str]:
+        done = subprocess.run([AIRFLOW, "dags", "test", dag_id, "2021-12-01"], env=env, capture_output=True,
+                              text=True, timeout=300)
+        states = {r.task_id: r.state for r in task_results(tmp_path / "airflow" / "airflow.db", dag_id, "2021-12-01")}
+        return states, done.stdout + done.stderr
+
+    states, output = dags_test("local_athena_checks")
+    assert states == dict.fromkeys(
+        ["count_day", "day_has_rows", "processed_columns", "processed_table"], "success"
+    ), output[-6000:]
+    states, output = dags_test("local_athena_bad_query")
+    assert states == {"bad_query": "failed"}, output[-6000:]
+    assert f"TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.{lake.db}.no_such_table' does not exist" in output
