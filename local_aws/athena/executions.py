@@ -8,10 +8,10 @@ in the local S3, as Athena writes them.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +101,20 @@ class QueryExecutions:
     def __init__(self) -> None:
         self._executions: dict[str, QueryExecution] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="athena-query")
+        self._queue: queue.Queue[QueryExecution] = queue.Queue()
+        self._workers: list[threading.Thread] = []
+
+    def _ensure_workers(self) -> None:
+        # Daemon threads: a query still running when the server exits must not hold the process.
+        with self._lock:
+            while len(self._workers) < _WORKERS:
+                worker = threading.Thread(target=self._work, name=f"athena-query-{len(self._workers)}", daemon=True)
+                worker.start()
+                self._workers.append(worker)
+
+    def _work(self) -> None:
+        while True:
+            self._execute(self._queue.get())
 
     def submit(
         self,
@@ -124,7 +137,8 @@ class QueryExecutions:
             execution.error = exc
             self._finish(execution, "FAILED", str(exc))
             return execution
-        self._pool.submit(self._execute, execution)
+        self._ensure_workers()
+        self._queue.put(execution)
         return execution
 
     def get(self, query_id: str) -> QueryExecution | None:
@@ -147,12 +161,6 @@ class QueryExecutions:
                 return
         if execution.run is not None:
             execution.run.interrupt()
-
-    def shutdown(self) -> None:
-        for execution in list(self._executions.values()):
-            if execution.state in ACTIVE_STATES and execution.run is not None:
-                execution.run.interrupt()
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _finish(self, execution: QueryExecution, state: str, reason: str | None = None) -> None:
         execution.state = state
