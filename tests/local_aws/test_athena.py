@@ -196,6 +196,25 @@ def test_parquet_partitions_pruned_and_typed(lake):
     ]
 
 
+def test_same_table_twice_with_different_partitions_and_ctes(lake):
+    execution, results = lake.run(
+        "WITH d1 AS (SELECT count(*) AS n FROM processed_sales WHERE day = 1), "
+        "d2 AS (SELECT count(*) AS n FROM processed_sales WHERE day IN (2)) "
+        "SELECT d1.n AS day1, d2.n AS day2, (SELECT 40 + 2) AS answer FROM d1 CROSS JOIN d2"
+    )
+    assert values(results)[1] == ["3", "25", "42"]
+    assert execution["Statistics"]["DataScannedInBytes"] == sum(
+        v for k, v in lake.sizes.items() if k.startswith("processed/")
+    )
+
+
+def test_query_without_tables(lake):
+    execution, results = lake.run("SELECT 1 AS one, 'x' AS letter, DATE '2021-12-01' AS day, NULL AS nothing")
+    assert values(results) == [["one", "letter", "day", "nothing"], ["1", "x", "2021-12-01", None]]
+    assert types(results)[:3] == ["integer", "varchar", "date"]
+    assert execution["Statistics"]["DataScannedInBytes"] == 0
+
+
 def test_results_paginated_with_header_on_first_page_only(lake):
     execution, _ = lake.run("SELECT card_id, price FROM processed_sales WHERE day = 2 ORDER BY card_id")
     pages = lake.athena.get_paginator("get_query_results").paginate(
