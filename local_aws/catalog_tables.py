@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -401,7 +402,7 @@ def discover_partitions(table: GlueTable) -> list[Partition]:
         pairs = [p.partition("=") for p in parts]
         if any(sep != "=" or k.lower() != want.lower() for (k, sep, _), want in zip(pairs, keys, strict=True)):
             continue
-        values = tuple(v for _, _, v in pairs)
+        values = tuple(unquote(v) for _, _, v in pairs)  # Hive escapes special characters (':' is %3A)
         if values not in found:
             location = f"s3://{bucket}/{prefix}{'/'.join(parts)}/"
             found[values] = Partition(dict(zip(keys, values, strict=True)), location)

@@ -15,6 +15,7 @@ Lazy staging: only data the run can read needs its bytes. A key inside Hive part
 content only when one of those partition values equals the value of a non-path argument (``dt=2021-12-01/`` for
 ``--run_date 2021-12-01``); other partitions' files are staged as empty placeholders, which keep listings and
 overwrite detection exact without copying the history of the lake. Keys outside partition folders are copied.
+A folder argument (ending in ``/``) always exists locally, even when S3 holds nothing under it yet.
 A script that reads other partitions than its run's would see empty files: set ``LOCAL_AWS_GLUE_STAGING=full``
 (in the local AWS's environment) to copy everything.
 """
@@ -87,7 +88,9 @@ def stage_arguments(arguments: dict[str, str], root: Path) -> tuple[dict[str, st
         local = staging.local_path(bucket, key)
         rewritten[name] = str(local) + ("/" if value.endswith("/") else "")
         staging.staged_paths.append(local)
-        local.parent.mkdir(parents=True, exist_ok=True)
+        # A folder argument exists locally even when S3 has nothing under it yet, so a script can write
+        # files into it with plain Python as it would write keys.
+        (local if value.endswith("/") else local.parent).mkdir(parents=True, exist_ok=True)
         for k in keys:
             if (bucket, k) in staged_keys:
                 continue
