@@ -4,7 +4,8 @@ SELECT/WITH queries: the statement is parsed with sqlglot (Athena dialect), ever
 Glue catalog and read into Arrow through ``local_aws.catalog_tables`` (only the partitions the WHERE clause can
 match), registered in a fresh DuckDB connection under a private name, and the query is translated to DuckDB SQL.
 Utility statements the pipeline needs (SHOW TABLES/DATABASES/PARTITIONS/COLUMNS, DESCRIBE, MSCK REPAIR TABLE) are
-answered from the catalog directly.
+answered from the catalog directly; CREATE EXTERNAL TABLE, DROP TABLE and ALTER TABLE ADD PARTITION change it
+(``local_aws.athena.ddl``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from local_aws import ACCOUNT_ID, REGION
+from local_aws.athena import ddl
 from local_aws.athena.errors import AthenaQueryError, from_duckdb, position
 from local_aws.athena.pruning import partition_filter
 from local_aws.athena.results import ResultColumn, render
@@ -101,7 +103,12 @@ class QueryRun:
         if len(statements) != 1:
             raise AthenaQueryError("INVALID_INPUT", f"Only one sql statement is allowed. Got: {self.sql}")
         statement = statements[0]
-        if not isinstance(statement, exp.Query | exp.Describe):
+        kind = str(statement.args.get("kind")).upper()
+        if isinstance(statement, exp.Drop | exp.Create | exp.Alter) and kind != "TABLE":
+            raise AthenaQueryError(
+                "NOT_SUPPORTED", f"{statement.key.upper()} {kind} is not supported by the local Athena"
+            )
+        if not isinstance(statement, exp.Query | exp.Describe | exp.Create | exp.Drop | exp.Alter):
             kind = statement.key.upper()
             raise AthenaQueryError("NOT_SUPPORTED", f"{kind} statements are not supported by the local Athena")
         return statement
@@ -130,6 +137,16 @@ class QueryRun:
         tree = self._parse()
         if isinstance(tree, exp.Describe):
             return _describe(self, tree.this)
+        if isinstance(tree, exp.Create):
+            ddl.create_external_table(tree, self.database)
+            return QueryResult([], [], "DDL", "CREATE_TABLE")
+        if isinstance(tree, exp.Drop):
+            ddl.drop_table(tree, self.database)
+            return QueryResult([], [], "DDL", "DROP_TABLE")
+        if isinstance(tree, exp.Alter):
+            table = self._resolve(tree.this)
+            ddl.add_partitions(tree, table.database, table.name, table.location, [k.name for k in table.partition_keys])
+            return QueryResult([], [], "DDL", "ALTER_TABLE_ADD_PARTITION")
         cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         refs = [
             t for t in tree.find_all(exp.Table)

@@ -45,6 +45,10 @@ class Lake:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
         self.sizes[key] = len(body)
 
+    def keys_under(self, prefix: str) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
     def create_table(self, name, prefix, columns, classification, partition_keys=(), serde=None, params=None):
         formats = {
             "csv": ("org.apache.hadoop.mapred.TextInputFormat", "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"),
@@ -316,6 +320,29 @@ def test_msck_repair_registers_partitions_found_in_s3(lake):
     assert values(shown) == [["dt=2021-12-03"], ["dt=2021-12-04"]]
     _, after = lake.run("SELECT sum(sales_count) FROM aggregated WHERE dt >= '2021-12-04'")
     assert values(after)[1] == ["5"]
+
+
+def test_create_external_table_add_partition_and_drop(lake):
+    lake.put("ddl/dt=2021-12-05/data.csv", b"id,name\n1,ann\n2,bob\n")
+    lake.run(
+        "CREATE EXTERNAL TABLE ddl_people (id bigint, name string) PARTITIONED BY (dt string) "
+        "ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' STORED AS TEXTFILE "
+        f"LOCATION 's3://{lake.bucket}/ddl/' TBLPROPERTIES ('skip.header.line.count'='1')"
+    )
+    table = lake.glue.get_table(DatabaseName=lake.db, Name="ddl_people")["Table"]
+    assert table["Parameters"]["classification"] == "csv"
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    lake.run("ALTER TABLE ddl_people ADD IF NOT EXISTS PARTITION (dt = '2021-12-05')")
+    _, results = lake.run("SELECT name, dt FROM ddl_people WHERE id = 2")
+    assert values(results)[1:] == [["bob", "2021-12-05"]]
+
+    again = lake.wait(lake.start(f"CREATE EXTERNAL TABLE ddl_people (id bigint) LOCATION 's3://{lake.bucket}/ddl/'"))
+    assert again["Status"]["StateChangeReason"] == (
+        f"TABLE_ALREADY_EXISTS: Table 'awsdatacatalog.{lake.db}.ddl_people' already exists"
+    )
+    lake.run("DROP TABLE ddl_people")
+    assert "ddl_people" not in [t["Name"] for t in lake.glue.get_tables(DatabaseName=lake.db)["TableList"]]
+    assert lake.keys_under("ddl/") == ["ddl/dt=2021-12-05/data.csv"]  # an external table's data stays
 
 
 def test_show_tables_and_describe(lake):
