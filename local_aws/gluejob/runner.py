@@ -4,7 +4,8 @@ The script gets the arguments as Glue passes them (``--JOB_ID``, ``--JOB_RUN_ID`
 ``--JOB_NAME``, then the job's DefaultArguments merged with the run's Arguments, the run winning, and
 NonOverridableArguments last), with ``s3://`` values staged to local paths (``local_aws.gluejob.staging``).
 Spark is configured light through ``PYSPARK_SUBMIT_ARGS`` (``local[*]``, no UI, 4 shuffle partitions), so a script
-that builds its own ``SparkSession`` picks it up. The process's output is the driver log.
+that builds its own ``SparkSession`` picks it up. The process's output is the driver log, kept as a file and
+shipped to CloudWatch Logs (``/aws-glue/jobs/output``, stream = run id) while it runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_aws import REGION, s3io
+from local_aws.gluejob.cloudwatch import DriverLogShipper
 from local_aws.gluejob.staging import Staging, stage_arguments, sync_back
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 TIMEOUT_UNIT_ENV = "LOCAL_AWS_GLUE_SECONDS_PER_TIMEOUT_MINUTE"
 DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default
 _STOP_GRACE_SECONDS = 5
+_LOG_SHIP_SECONDS = 1.0  # how often the driver log reaches CloudWatch Logs while the script runs
 
 SPARK_SUBMIT_ARGS = (
     "--master local[*] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4 "
@@ -225,13 +228,21 @@ def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path
         if run.stop_requested:
             kill_process_group(run.process)
             return "STOPPED"
-        if not run.stop_requested:
-            run.set_state("RUNNING")
+        run.set_state("RUNNING")
+        shipper = DriverLogShipper(run.driver_log, run.run_id)
+        deadline = time.monotonic() + _timeout_seconds(run.timeout_minutes)
         try:
-            code = run.process.wait(timeout=_timeout_seconds(run.timeout_minutes))
-        except subprocess.TimeoutExpired:
-            kill_process_group(run.process)
-            return "STOPPED" if run.stop_requested else "TIMEOUT"
+            while True:
+                try:
+                    code = run.process.wait(timeout=max(0.0, min(_LOG_SHIP_SECONDS, deadline - time.monotonic())))
+                    break
+                except subprocess.TimeoutExpired:
+                    shipper.ship()
+                    if time.monotonic() >= deadline:
+                        kill_process_group(run.process)
+                        return "STOPPED" if run.stop_requested else "TIMEOUT"
+        finally:
+            shipper.ship(final=True)
     if run.stop_requested:
         return "STOPPED"
     return "SUCCEEDED" if code == 0 else "FAILED"

@@ -3,9 +3,10 @@
 Jobs themselves (CreateJob, GetJob, ...) stay moto's; this module replaces the run actions: StartJobRun, GetJobRun,
 GetJobRuns, BatchStopJobRun. States: STARTING, RUNNING, then SUCCEEDED, FAILED (ErrorMessage: the script's last
 exception line and the driver log path), TIMEOUT or STOPPED. ``ExecutionProperty.MaxConcurrentRuns`` (default 1)
-is enforced. Each run keeps its driver log at ``<state_dir or tmp>/glue-jobs/<job>/<run_id>/driver.log``; GetJobRun
-shows ``LogGroupName: /aws-glue/jobs`` and the file in an extra ``DriverLogPath`` field (raw HTTP only: SDKs drop
-fields outside the API model).
+is enforced. Each run keeps its driver log at ``<state_dir or tmp>/glue-jobs/<job>/<run_id>/driver.log`` and ships
+it to CloudWatch Logs (group ``/aws-glue/jobs/output``, stream = run id, as Glue does); GetJobRun shows
+``LogGroupName: /aws-glue/jobs`` and the file in an extra ``DriverLogPath`` field (raw HTTP only: SDKs drop fields
+outside the API model). The path is also in the ErrorMessage of a failed run and logged at INFO.
 """
 
 from __future__ import annotations

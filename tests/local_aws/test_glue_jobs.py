@@ -92,6 +92,9 @@ def test_failing_script_ends_failed_with_its_exception(jobs):
     log_path = Path(run["ErrorMessage"].split("(driver log: ")[1].rstrip(")"))
     assert log_path.name == "driver.log" and log_path.parent.name == run_id
     assert "Traceback (most recent call last):" in log_path.read_text()
+    events = client(jobs.aws, "logs").filter_log_events(logGroupName="/aws-glue/jobs/output",
+                                                        logStreamNames=[run_id])["events"]
+    assert events[-1]["message"].startswith("ValueError: no rows for 2021-12-01")
     assert run["CompletedOn"] >= run["StartedOn"] and run["LogGroupName"] == "/aws-glue/jobs"
 
 
@@ -283,7 +286,7 @@ from airflow.sdk import DAG
 with DAG(dag_id="local_glue_job_check", start_date=datetime(2021, 12, 1), schedule=None, catchup=False):
     GlueJobOperator(
         task_id="run_job", job_name="{job}", script_args={{"--run_date": "{{{{ ds }}}}"}},
-        wait_for_completion=True, verbose=False, job_poll_interval=1,
+        wait_for_completion=True, verbose=True, job_poll_interval=1,
     )
 '''
 
@@ -298,6 +301,7 @@ def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
         target = os.path.join(args["--out"], "dt=" + args["--run_date"])
         os.makedirs(target, exist_ok=True)
         open(os.path.join(target, "done.txt"), "w").write(args["--JOB_RUN_ID"])
+        print("wrote", target)
     """, default_arguments={"--out": f"s3://{jobs.bucket}/airflow/out/"})
     dags = tmp_path / "dags"
     dags.mkdir()
@@ -307,7 +311,9 @@ def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
     migrate(env)
     result = subprocess.run([AIRFLOW, "dags", "test", "local_glue_job_check", "2021-12-01"], env=env,
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+    assert "wrote " in output  # verbose=True shows the driver log from CloudWatch Logs
     assert jobs.keys("airflow/out/") == ["airflow/out/dt=2021-12-01/done.txt"]
     run_id = jobs.read("airflow/out/dt=2021-12-01/done.txt").decode()
     assert jobs.glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] == "SUCCEEDED"
