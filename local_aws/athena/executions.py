@@ -2,29 +2,33 @@
 
 A query is QUEUED when accepted, RUNNING on a worker, then SUCCEEDED, FAILED (with Athena's error) or CANCELLED.
 Results go to ``<output location>/<id>.csv`` (+ ``.csv.metadata``) for SELECT, ``<id>.txt`` for other statements,
-in the local S3, as Athena writes them.
+in the local S3, as Athena writes them. Finished executions (with their results) survive a restart of a local AWS
+that has a state directory.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from local_aws import s3io
 from local_aws.athena.engine import QueryCancelled, QueryResult, QueryRun
 from local_aws.athena.errors import AthenaQueryError
-from local_aws.athena.results import metadata_document, to_csv, to_text
+from local_aws.athena.results import ResultColumn, metadata_document, to_csv, to_text
 
 log = logging.getLogger(__name__)
 
 # Two workers: the machine is small and DuckDB already parallelises one query.
 _WORKERS = 2
 ACTIVE_STATES = ("QUEUED", "RUNNING")
+_KEPT = 1000  # finished executions kept across restarts
 
 
 @dataclass
@@ -95,6 +99,55 @@ class QueryExecution:
         return out
 
 
+def _to_record(execution: QueryExecution) -> dict[str, Any]:
+    result = execution.result
+    error = execution.error
+    return {
+        "query_id": execution.query_id,
+        "query": execution.query,
+        "workgroup": execution.workgroup,
+        "database": execution.database,
+        "catalog": execution.catalog,
+        "output_location": execution.output_location,
+        "submitted": execution.submitted,
+        "started": execution.started,
+        "completed": execution.completed,
+        "state": execution.state,
+        "state_change_reason": execution.state_change_reason,
+        "statement_type": execution.statement_type,
+        "substatement_type": execution.substatement_type,
+        "execution_parameters": execution.execution_parameters,
+        "error": None if error is None else [error.name, error.detail, error.line, error.column],
+        "result": None if result is None else {
+            "columns": [[c.name, c.duckdb_type] for c in result.columns],
+            "rows": [list(r) for r in result.rows],
+            "bytes_scanned": result.bytes_scanned,
+        },
+    }
+
+
+def _from_record(record: dict[str, Any]) -> QueryExecution:
+    execution = QueryExecution(
+        record["query_id"], record["query"], record["workgroup"], record["database"], record["catalog"],
+        record["output_location"], submitted=record["submitted"], state=record["state"],
+        state_change_reason=record["state_change_reason"], started=record["started"],
+        completed=record["completed"], statement_type=record["statement_type"],
+        substatement_type=record["substatement_type"], execution_parameters=record["execution_parameters"],
+    )
+    if record["error"]:
+        execution.error = AthenaQueryError(*record["error"])
+    if record["result"]:
+        saved = record["result"]
+        execution.result = QueryResult(
+            [ResultColumn(name, kind) for name, kind in saved["columns"]],
+            [tuple(r) for r in saved["rows"]],
+            record["statement_type"],
+            record["substatement_type"] or "",
+            saved["bytes_scanned"],
+        )
+    return execution
+
+
 class QueryExecutions:
     """Every execution of this server (in memory), and the pool that runs them."""
 
@@ -150,6 +203,22 @@ class QueryExecutions:
         with self._lock:
             found = [e for e in self._executions.values() if e.workgroup == workgroup]
         return sorted(found, key=lambda e: e.submitted, reverse=True)
+
+    def save(self, path: Path) -> None:
+        """Persist the history (newest ``_KEPT`` finished queries, with their results) for the next start."""
+        with self._lock:
+            finished = [e for e in self._executions.values() if e.state not in ACTIVE_STATES]
+        finished = sorted(finished, key=lambda e: e.submitted)[-_KEPT:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([_to_record(e) for e in finished]))
+
+    def load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        restored = [_from_record(r) for r in json.loads(path.read_text())]
+        with self._lock:
+            for execution in restored:
+                self._executions.setdefault(execution.query_id, execution)
 
     def stop(self, query_id: str) -> None:
         execution = self.get(query_id)

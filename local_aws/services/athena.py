@@ -3,7 +3,7 @@
 Replaces moto's query actions (StartQueryExecution, GetQueryExecution, GetQueryResults, StopQueryExecution,
 ListQueryExecutions, BatchGetQueryExecution); workgroups, named queries, data catalogs stay moto's. The output
 location is the workgroup's when it enforces its configuration, else the request's, else the workgroup's.
-Query history lives in memory (results stay in S3).
+Query history lives in memory and, with a state directory, in ``<state_dir>/athena/query-executions.json``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from pathlib import Path
 
 from moto.athena.models import athena_backends
 from moto.athena.responses import AthenaResponse
@@ -182,6 +183,23 @@ _ACTIONS = (
     stop_query_execution,
     get_query_results,
 )
+
+
+def _state_file(server) -> Path | None:
+    state_dir = getattr(server, "state_dir", None)
+    return Path(state_dir) / "athena" / "query-executions.json" if state_dir else None
+
+
+def load_state(server) -> None:
+    path = _state_file(server)
+    if path is not None:
+        EXECUTIONS.load(path)
+
+
+def save_state(server) -> None:
+    path = _state_file(server)
+    if path is not None:
+        EXECUTIONS.save(path)
 
 
 def install(server) -> None:

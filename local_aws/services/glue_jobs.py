@@ -180,14 +180,55 @@ def batch_stop_job_run(self: GlueResponse) -> str:
 _ACTIONS = (start_job_run, get_job_run, get_job_runs, batch_stop_job_run)
 
 
-def _stop_all() -> None:
-    """Never leave a Spark process behind when the local AWS exits."""
+def _stop_all(reason: str | None = None) -> None:
+    """Never leave a Spark process behind when the local AWS stops or exits."""
     with _LOCK:
-        live = [r for runs in _RUNS.values() for r in runs if r.process is not None and r.process.poll() is None]
+        live = [r for runs in _RUNS.values() for r in runs if r.state in ACTIVE_STATES]
     for run in live:
         runner.stop(run)
         if run.process is not None:
             runner.kill_process_group(run.process)
+        run.set_state("STOPPED", reason)
+
+
+_SAVED_FIELDS = (
+    "job_name", "run_id", "script_location", "run_arguments", "arguments", "timeout_minutes", "endpoint_url",
+    "extra", "state", "error_message", "started_on", "modified_on", "completed_on",
+)
+
+
+def _state_file(server) -> Path | None:
+    state_dir = getattr(server, "state_dir", None)
+    return Path(state_dir) / "glue-jobs" / "job-runs.json" if state_dir else None
+
+
+def save_state(server) -> None:
+    """Runs still going when the local AWS stops are ended (STOPPED, with a reason); the history is persisted."""
+    _stop_all(reason="the local AWS stopped during the run")
+    path = _state_file(server)
+    if path is None:
+        return
+    with _LOCK:
+        records = [
+            {**{name: getattr(r, name) for name in _SAVED_FIELDS}, "run_dir": str(r.run_dir)}
+            for runs in _RUNS.values() for r in runs
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records))
+
+
+def load_state(server) -> None:
+    path = _state_file(server)
+    if path is None or not path.exists():
+        return
+    with _LOCK:
+        for record in json.loads(path.read_text()):
+            run = JobRun(**{**record, "run_dir": Path(record["run_dir"])})
+            if run.state in ACTIVE_STATES:  # a crash left it unfinished: it cannot be resumed
+                run.set_state("FAILED", "the local AWS stopped during the run")
+            known = {r.run_id for r in _RUNS.get(run.job_name, [])}
+            if run.run_id not in known:
+                _RUNS.setdefault(run.job_name, []).append(run)
 
 
 def install(server) -> None:

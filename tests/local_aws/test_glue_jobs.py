@@ -317,3 +317,26 @@ def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
     assert jobs.keys("airflow/out/") == ["airflow/out/dt=2021-12-01/done.txt"]
     run_id = jobs.read("airflow/out/dt=2021-12-01/done.txt").decode()
     assert jobs.glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] == "SUCCEEDED"
+
+
+def test_run_history_persisted_and_interrupted_runs_fail_on_load(jobs, tmp_path):
+    from types import SimpleNamespace
+
+    from local_aws.services import glue_jobs
+
+    job = jobs.create("print('done')")
+    finished = jobs.glue.start_job_run(JobName=job)["JobRunId"]
+    assert jobs.wait(job, finished)["JobRunState"] == "SUCCEEDED"
+    server = SimpleNamespace(state_dir=tmp_path)
+    glue_jobs.save_state(server)
+    saved = json.loads((tmp_path / "glue-jobs" / "job-runs.json").read_text())
+    record = next(r for r in saved if r["run_id"] == finished)
+    assert record["state"] == "SUCCEEDED" and record["job_name"] == job
+
+    # A state file written by a local AWS that died mid-run: the run cannot resume, so it ends FAILED.
+    interrupted = dict(record, run_id="jr_interrupted", state="RUNNING", completed_on=None)
+    (tmp_path / "glue-jobs" / "job-runs.json").write_text(json.dumps([interrupted]))
+    glue_jobs.load_state(server)
+    run = jobs.glue.get_job_run(JobName=job, RunId="jr_interrupted")["JobRun"]
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"] == "the local AWS stopped during the run"
