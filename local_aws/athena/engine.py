@@ -89,9 +89,9 @@ class QueryRun:
         utility = _run_utility(self)
         if utility is not None:
             return utility
-        return self._select()
+        return self._run_statement()
 
-    # --- SELECT ----------------------------------------------------------------------------------------------
+    # --- statements ----------------------------------------------------------------------------------------------
 
     def _parse(self) -> exp.Expression:
         try:
@@ -133,7 +133,7 @@ class QueryRun:
         except UnsupportedTableError as exc:
             raise AthenaQueryError("HIVE_BAD_DATA", str(exc), line, col) from exc
 
-    def _select(self) -> QueryResult:
+    def _run_statement(self) -> QueryResult:
         tree = self._parse()
         if isinstance(tree, exp.Describe):
             return _describe(self, tree.this)
