@@ -26,6 +26,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moto.s3.exceptions import MissingBucket
+
 from local_aws import s3io
 
 STAGING_MODE_ENV = "LOCAL_AWS_GLUE_STAGING"
@@ -79,7 +81,10 @@ def stage_arguments(arguments: dict[str, str], root: Path) -> tuple[dict[str, st
         if not value.startswith("s3://"):
             continue
         bucket, key = s3io.split_uri(value)
-        existing = s3io.list_keys(bucket, key) if _bucket_exists(bucket) else []
+        try:
+            existing = s3io.list_keys(bucket, key)
+        except MissingBucket:
+            existing = []  # the script may still write there; the upload then fails loudly with NoSuchBucket
         if key and not key.endswith("/") and key in existing:
             keys, base = [key], key  # a single object: always copied
         else:
@@ -105,14 +110,6 @@ def stage_arguments(arguments: dict[str, str], root: Path) -> tuple[dict[str, st
                 staging.placeholders += 1
             staging.snapshot[path] = _stat(path)
     return rewritten, staging
-
-
-def _bucket_exists(bucket: str) -> bool:
-    try:
-        s3io.list_keys(bucket, "\0")
-    except Exception:  # moto raises MissingBucket
-        return False
-    return True
 
 
 def _is_side_file(path: Path) -> bool:
