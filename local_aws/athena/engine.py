@@ -28,6 +28,7 @@ from local_aws.athena import ddl
 from local_aws.athena.errors import AthenaQueryError, from_duckdb, position
 from local_aws.athena.pruning import partition_filter
 from local_aws.athena.results import ResultColumn, render
+from local_aws.athena.typecheck import check_literal_comparisons
 from local_aws.catalog_tables import (
     GlueTable,
     TableNotFoundError,
@@ -168,6 +169,7 @@ class QueryRun:
                 n_tables = sum(len(list(s.find_all(exp.Table))) for s in sources if s is not None)
                 check = partition_filter(select, ref.alias_or_name, table, single_table=n_tables == 1)
             filters.setdefault(key, []).append(check)
+        check_literal_comparisons([(ref, tables[key]) for ref, key in resolved], self.sql)
 
         with self._lock:
             if self._interrupted:
