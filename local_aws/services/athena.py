@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from pathlib import Path
 
 from moto.athena.models import athena_backends
@@ -29,6 +30,8 @@ _MAX_RESULTS_ROWS = 1000
 _MAX_RESULTS_LIST = 50
 
 EXECUTIONS = QueryExecutions()
+_TOKENS: dict[str, str] = {}  # ClientRequestToken -> query id
+_TOKENS_LOCK = threading.Lock()
 
 
 class InvalidRequestException(JsonRESTError):
@@ -105,7 +108,19 @@ def start_query_execution(self: AthenaResponse) -> str:
     name = self._get_param("WorkGroup") or "primary"
     workgroup = _workgroup(name)
     context = self._get_param("QueryExecutionContext") or {}
-    execution = EXECUTIONS.submit(
+    token = self._get_param("ClientRequestToken")
+    with _TOKENS_LOCK:
+        if token and token in _TOKENS:  # idempotent retry of the same request: same execution
+            return json.dumps({"QueryExecutionId": _TOKENS[token]})
+        execution = _submit(self, query, name, workgroup, context)
+        if token:
+            _TOKENS[token] = execution.query_id
+    log.info("athena query %s in %s: %s", execution.query_id, name, " ".join(query.split())[:200])
+    return json.dumps({"QueryExecutionId": execution.query_id})
+
+
+def _submit(self: AthenaResponse, query: str, name: str, workgroup: dict, context: dict):
+    return EXECUTIONS.submit(
         query=query,
         workgroup=name,
         output_dir=output_directory(workgroup, self._get_param("ResultConfiguration")),
@@ -113,8 +128,6 @@ def start_query_execution(self: AthenaResponse) -> str:
         catalog=context.get("Catalog"),
         execution_parameters=self._get_param("ExecutionParameters"),
     )
-    log.info("athena query %s in %s: %s", execution.query_id, name, " ".join(query.split())[:200])
-    return json.dumps({"QueryExecutionId": execution.query_id})
 
 
 def get_query_execution(self: AthenaResponse) -> str:

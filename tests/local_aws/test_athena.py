@@ -253,6 +253,13 @@ def test_enforced_workgroup_location_gets_csv_and_metadata(lake):
     assert lake.athena.list_query_executions(WorkGroup=workgroup)["QueryExecutionIds"] == [query_id]
 
 
+def test_client_request_token_makes_start_idempotent(lake):
+    token = uuid.uuid4().hex * 2
+    first = lake.start("SELECT 1", ClientRequestToken=token)
+    assert lake.start("SELECT 1", ClientRequestToken=token) == first
+    assert lake.start("SELECT 1") != first
+
+
 def test_missing_output_location_is_rejected(lake):
     workgroup = f"wg-{uuid.uuid4().hex[:6]}"
     lake.athena.create_work_group(Name=workgroup, Configuration={"ResultConfiguration": {}})
