@@ -265,6 +265,10 @@ class QueryExecutions:
             if execution.state == "RUNNING":
                 execution.result = result
                 self._finish(execution, "SUCCEEDED")
+        log.info(
+            "athena query %s %s: %d rows, %d files read (%d bytes)", execution.query_id, execution.state,
+            len(result.rows), len(result.files_read), result.bytes_scanned,
+        )
 
     def _write_results(self, execution: QueryExecution, result: QueryResult) -> None:
         if result.statement_type != "DML":
