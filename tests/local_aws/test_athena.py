@@ -436,7 +436,7 @@ with DAG(dag_id="local_athena_bad_query", start_date=datetime(2021, 12, 1), sche
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy Airflow runs share one worker
+@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_athena_operator_and_sql_checks_in_airflow_dags_test(lake, tmp_path):
     from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
     from pipeline_tools.progress import task_results

@@ -251,7 +251,7 @@ def test_spark_script_writes_parquet_partitions_to_s3(jobs):
 
 @pytest.mark.spark
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy Airflow runs share one worker
+@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_project_sales_job_on_a_small_raw_day(jobs):
     script = REPO / "include" / "glue" / "sales_job.py"
     if not script.exists():
@@ -293,7 +293,7 @@ with DAG(dag_id="local_glue_job_check", start_date=datetime(2021, 12, 1), schedu
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy Airflow runs share one worker
+@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
     from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
 
