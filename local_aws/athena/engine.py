@@ -174,7 +174,8 @@ class QueryRun:
         with self._lock:
             if self._interrupted:
                 raise _cancelled()
-            con = self._con = duckdb.connect()
+            # Trino divides integers as integers (7 / 2 = 3); DuckDB would return 3.5.
+            con = self._con = duckdb.connect(config={"integer_division": True})
         try:
             registered: dict[tuple[str, str], str] = {}
             scanned, files = 0, []

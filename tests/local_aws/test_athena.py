@@ -213,8 +213,12 @@ def test_same_table_twice_with_different_partitions_and_ctes(lake):
 
 
 def test_query_without_tables(lake):
-    execution, results = lake.run("SELECT 1 AS one, 'x' AS letter, DATE '2021-12-01' AS day, NULL AS nothing")
-    assert values(results) == [["one", "letter", "day", "nothing"], ["1", "x", "2021-12-01", None]]
+    execution, results = lake.run(
+        "SELECT 1 AS one, 'x' AS letter, DATE '2021-12-01' AS day, NULL AS nothing, 7 / 2 AS half, 7.0 / 2 AS exact"
+    )
+    assert values(results) == [
+        ["one", "letter", "day", "nothing", "half", "exact"], ["1", "x", "2021-12-01", None, "3", "3.5"]
+    ]
     assert types(results)[:3] == ["integer", "varchar", "date"]
     assert execution["Statistics"]["DataScannedInBytes"] == 0
 
