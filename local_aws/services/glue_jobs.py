@@ -145,7 +145,10 @@ def get_job_runs(self: GlueResponse) -> str:
     _job(name)
     with _LOCK:
         runs = sorted(_RUNS.get(name, []), key=lambda r: r.started_on, reverse=True)
-    start = int(self._get_param("NextToken") or 0)
+    token = self._get_param("NextToken") or "0"
+    if not token.isdigit():
+        raise InvalidInputException("GetJobRuns", "NextToken is not valid")
+    start = int(token)
     limit = self._get_int_param("MaxResults") or _MAX_RESULTS
     if not 0 < limit <= _MAX_RESULTS:
         raise InvalidInputException("GetJobRuns", f"MaxResults must be between 1 and {_MAX_RESULTS}")
