@@ -169,6 +169,10 @@ def test_max_concurrent_runs_and_batch_stop(jobs):
     assert jobs.wait(job, second, timeout=20)["JobRunState"] == "STOPPED"
     runs = jobs.glue.get_job_runs(JobName=job)["JobRuns"]
     assert [r["Id"] for r in runs] == [second, first]
+    page = jobs.glue.get_job_runs(JobName=job, MaxResults=1)
+    assert [r["Id"] for r in page["JobRuns"]] == [second]
+    rest = jobs.glue.get_job_runs(JobName=job, MaxResults=1, NextToken=page["NextToken"])
+    assert [r["Id"] for r in rest["JobRuns"]] == [first] and "NextToken" not in rest
 
 
 def test_timeout_ends_run_timed_out(jobs, monkeypatch):
