@@ -7,6 +7,13 @@ table with no partitions in the catalog is empty, as in Athena); partition value
 
 Text formats are read as strings and converted with ``TRY_CAST`` (a value that does not parse becomes NULL, like the
 Hive SerDes); Parquet columns are matched by name, case-insensitively, and cast to the catalog type.
+
+Usage (in the server process)::
+
+    table = describe_table("sales", "processed_sales")          # TableNotFoundError if absent
+    scan = scan_table(table, lambda p: p["day"] == 1)            # typed partition values -> keep?
+    scan.table                                                   # pyarrow.Table: columns + partition keys
+    scan.files, scan.bytes_scanned                               # what was read
 """
 
 from __future__ import annotations
