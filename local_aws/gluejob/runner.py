@@ -2,7 +2,8 @@
 
 The script gets the arguments as Glue passes them (``--JOB_ID``, ``--JOB_RUN_ID``, ``--job-bookmark-option``,
 ``--JOB_NAME``, then the job's DefaultArguments merged with the run's Arguments, the run winning, and
-NonOverridableArguments last), with ``s3://`` values staged to local paths (``local_aws.gluejob.staging``).
+NonOverridableArguments last), with ``s3://`` values staged to local paths (``local_aws.gluejob.staging``) and
+the ``--extra-py-files`` on the script's PYTHONPATH.
 Spark is configured light through ``PYSPARK_SUBMIT_ARGS`` (``local[*]``, no UI, 4 shuffle partitions), so a script
 that builds its own ``SparkSession`` picks it up. The process's output is the driver log, kept as a file and
 shipped to CloudWatch Logs (``/aws-glue/jobs/output``, stream = run id) while it runs.
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from local_aws import REGION, s3io
 from local_aws.gluejob.cloudwatch import DriverLogShipper
-from local_aws.gluejob.staging import Staging, stage_arguments, sync_back
+from local_aws.gluejob.staging import Staging, stage_arguments, stage_python_files, sync_back
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,8 @@ def execute(run: JobRun) -> None:
         if run.stop_requested:
             run.set_state("STOPPED")
             return
-        outcome = _run_script(run, script, arguments, work)
+        python_path = stage_python_files(run.arguments.get("--extra-py-files", ""), work / "extra-py-files")
+        outcome = _run_script(run, script, arguments, work, python_path)
         if outcome == "SUCCEEDED":
             report = sync_back(staging)
             log.info(
@@ -195,8 +197,10 @@ def _download_script(run: JobRun, work: Path) -> Path:
     return script
 
 
-def _environment(run: JobRun, work: Path) -> dict[str, str]:
+def _environment(run: JobRun, work: Path, python_path: list[Path]) -> dict[str, str]:
     env = dict(os.environ)
+    if python_path:
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), *filter(None, [env.get("PYTHONPATH")])])
     env.pop(TIMEOUT_UNIT_ENV, None)
     env.update(
         PYSPARK_SUBMIT_ARGS=SPARK_SUBMIT_ARGS,
@@ -213,13 +217,13 @@ def _environment(run: JobRun, work: Path) -> dict[str, str]:
     return env
 
 
-def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path) -> str:
+def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path]) -> str:
     (work / "spark-tmp").mkdir(parents=True, exist_ok=True)
     with open(run.driver_log, "wb") as driver_log:
         run.process = subprocess.Popen(
             glue_argv(run, script, arguments),
             cwd=work,
-            env=_environment(run, work),
+            env=_environment(run, work, python_path),
             stdin=subprocess.DEVNULL,
             stdout=driver_log,
             stderr=subprocess.STDOUT,

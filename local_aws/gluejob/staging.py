@@ -136,3 +136,24 @@ def sync_back(staging: Staging) -> SyncReport:
         s3io.delete_keys(bucket, [key])
         report.deleted.append(f"s3://{bucket}/{key}")
     return report
+
+
+def stage_python_files(value: str, folder: Path) -> list[Path]:
+    """``--extra-py-files``: copy the comma-separated ``s3://`` .py/.zip files; return the PYTHONPATH entries
+    (the folder for .py modules, the archive itself for .zip/.egg/.whl), as Glue puts them on the path."""
+    entries: list[Path] = []
+    for uri in (v.strip() for v in value.split(",")):
+        if not uri:
+            continue
+        bucket, key = s3io.split_uri(uri)
+        try:
+            body = s3io.get_bytes(bucket, key)
+        except (KeyError, MissingBucket) as exc:
+            raise FileNotFoundError(f"--extra-py-files: {uri} not found in S3") from exc
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / Path(key).name
+        target.write_bytes(body)
+        entry = target if target.suffix in (".zip", ".egg", ".whl") else folder
+        if entry not in entries:
+            entries.append(entry)
+    return entries

@@ -123,6 +123,21 @@ def test_arguments_as_glue_passes_them_and_outputs_synced(jobs):
     assert written["settings"] == {"threshold": 3}
 
 
+def test_extra_py_files_are_importable(jobs):
+    jobs.put("libs/sales_rules.py", "THRESHOLD = 7\n")
+    job = jobs.create("""
+        import os, sys
+        import sales_rules
+        args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+        os.makedirs(args["--out"], exist_ok=True)
+        open(os.path.join(args["--out"], "threshold.txt"), "w").write(str(sales_rules.THRESHOLD))
+    """, default_arguments={"--out": f"s3://{jobs.bucket}/extra/",
+                            "--extra-py-files": f"s3://{jobs.bucket}/libs/sales_rules.py"})
+    run = jobs.wait(job, jobs.glue.start_job_run(JobName=job)["JobRunId"])
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert jobs.read("extra/threshold.txt") == b"7"
+
+
 def test_sync_back_replaces_only_what_the_script_rewrote(jobs):
     for day, body in (("2021-11-30", "a,b\n1,2\n"), ("2021-12-01", "a,b\n3,4\n5,6\n")):
         jobs.put(f"lake/raw/dt={day}/sales.csv", body)
@@ -139,7 +154,8 @@ def test_sync_back_replaces_only_what_the_script_rewrote(jobs):
         shutil.rmtree(target, ignore_errors=True)  # overwrite this day's folder, like Spark's overwrite
         os.makedirs(target)
         open(os.path.join(target, "part-0.txt"), "w").write(str(len(rows)))
-    """, default_arguments={"--raw_path": f"s3://{jobs.bucket}/lake/raw/", "--out_path": f"s3://{jobs.bucket}/lake/out/"})
+    """, default_arguments={"--raw_path": f"s3://{jobs.bucket}/lake/raw/",
+                            "--out_path": f"s3://{jobs.bucket}/lake/out/"})
     run_id = jobs.glue.start_job_run(JobName=job, Arguments={"--run_date": "2021-12-01"})["JobRunId"]
     assert jobs.wait(job, run_id)["JobRunState"] == "SUCCEEDED"
     assert jobs.keys("lake/") == [
