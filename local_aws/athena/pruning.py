@@ -1,7 +1,8 @@
 """Partition pruning from simple WHERE predicates on partition keys.
 
 Only conjuncts of the form ``key <op> literal`` (=, <>, <, <=, >, >=), ``key IN (literals)`` and
-``key BETWEEN literal AND literal`` prune; anything else (OR, functions, subqueries) keeps every partition. Pruning
+``key BETWEEN literal AND literal`` prune, ``key`` being a partition key or ``CAST(key AS varchar)`` (compared as
+text); anything else (OR, functions, subqueries) keeps every partition. Pruning
 only ever skips partitions the WHERE clause would filter out anyway, so results never depend on it.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
@@ -49,21 +51,45 @@ def _conjuncts(where: exp.Expression | None) -> list[exp.Expression]:
     return list(node.flatten()) if isinstance(node, exp.And) else [node]
 
 
-def _key_for(column: exp.Expression, alias: str, table: GlueTable, single_table: bool) -> str | None:
-    if not isinstance(column, exp.Column):
-        return None
-    if column.table and column.table.lower() != alias.lower():
-        return None
-    if not column.table and not single_table:
-        return None
-    keys = {k.name.lower(): k.name for k in table.partition_keys}
-    return keys.get(column.name.lower())
+_TEXT_TYPES = {exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT, exp.DataType.Type.NVARCHAR}
+# Partition key types whose catalog text is what CAST(key AS varchar) yields (no leading zeros, no formatting).
+_TEXT_SAFE = ("string", "varchar", "char", "tinyint", "smallint", "int", "integer", "bigint")
 
 
-def _typed(table: GlueTable, key: str, text: str | None) -> Any:
+@dataclass(frozen=True)
+class _Key:
+    name: str
+    as_text: bool  # the query compares CAST(key AS varchar): compare the text, not the typed value
+
+    def value(self, values: dict[str, Any]) -> Any:
+        value = values[self.name]
+        return None if value is None else (str(value) if self.as_text else value)
+
+
+def _key_for(node: exp.Expression, alias: str, table: GlueTable, single_table: bool) -> _Key | None:
+    as_text = False
+    if isinstance(node, exp.Cast) and node.to.this in _TEXT_TYPES:
+        node, as_text = node.this, True
+    if not isinstance(node, exp.Column):
+        return None
+    if node.table and node.table.lower() != alias.lower():
+        return None
+    if not node.table and not single_table:
+        return None
+    key = next((k for k in table.partition_keys if k.name.lower() == node.name.lower()), None)
+    if key is None:
+        return None
+    if as_text and key.glue_type.lower().split("(")[0] not in _TEXT_SAFE:
+        return None
+    return _Key(key.name, as_text)
+
+
+def _typed(table: GlueTable, key: _Key, text: str | None) -> Any:
     if text is None:
         raise ValueError("not a literal")
-    glue_type = next(k.glue_type for k in table.partition_keys if k.name == key)
+    if key.as_text:
+        return text
+    glue_type = next(k.glue_type for k in table.partition_keys if k.name == key.name)
     return python_value(glue_type, text)
 
 
@@ -77,20 +103,20 @@ def _check(node: exp.Expression, alias: str, table: GlueTable, single_table: boo
             if key is None:
                 return None
             value, compare = _typed(table, key, _literal_text(right)), _COMPARISONS[kind]
-            return lambda values: values[key] is None or compare(values[key], value)
+            return lambda values: key.value(values) is None or compare(key.value(values), value)
         if isinstance(node, exp.In) and not node.args.get("query"):
             key = _key_for(node.this, alias, table, single_table)
             if key is None:
                 return None
             allowed = {_typed(table, key, _literal_text(e)) for e in node.expressions}
-            return lambda values: values[key] is None or values[key] in allowed
+            return lambda values: key.value(values) is None or key.value(values) in allowed
         if isinstance(node, exp.Between):
             key = _key_for(node.this, alias, table, single_table)
             if key is None:
                 return None
             low = _typed(table, key, _literal_text(node.args["low"]))
             high = _typed(table, key, _literal_text(node.args["high"]))
-            return lambda values: values[key] is None or low <= values[key] <= high
+            return lambda values: key.value(values) is None or low <= key.value(values) <= high
     except (ValueError, TypeError, StopIteration):
         return None
     return None

@@ -223,6 +223,19 @@ def test_query_without_tables(lake):
     assert execution["Statistics"]["DataScannedInBytes"] == 0
 
 
+def test_cast_partition_key_to_varchar_still_prunes(lake):
+    # The shape of include/sql/athena/processed_day_totals.sql: correct whether the crawler typed keys int or string.
+    execution, results = lake.run(
+        "SELECT count(*) AS row_count, coalesce(sum(p.price), 0) AS revenue "
+        f'FROM "{lake.db}"."processed_sales" AS p '
+        "WHERE cast(p.year AS varchar) = '2021' AND cast(p.month AS varchar) = '12' AND cast(p.day AS varchar) = '1'"
+    )
+    assert values(results) == [["row_count", "revenue"], ["3", "3.75"]]
+    assert execution["Statistics"]["DataScannedInBytes"] == lake.sizes[
+        "processed/sales/year=2021/month=12/day=1/part-0.parquet"
+    ]
+
+
 def test_results_paginated_with_header_on_first_page_only(lake):
     execution, _ = lake.run("SELECT card_id, price FROM processed_sales WHERE day = 2 ORDER BY card_id")
     pages = lake.athena.get_paginator("get_query_results").paginate(
