@@ -8,6 +8,8 @@ import json
 import subprocess
 import time
 import uuid
+from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pyarrow as pa
@@ -15,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
+REPO = Path(__file__).resolve().parents[2]
 RAW_COLUMNS = ["card_id", "customer_id", "price", "product_id", "timestamp"]
 
 
@@ -234,6 +237,30 @@ def test_cast_partition_key_to_varchar_still_prunes(lake):
     assert execution["Statistics"]["DataScannedInBytes"] == lake.sizes[
         "processed/sales/year=2021/month=12/day=1/part-0.parquet"
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("raw_day_count", {"row_count": "3"}),
+        ("processed_day_totals", {"row_count": "3", "revenue": "3.75"}),
+    ],
+)
+def test_project_athena_sql_runs_here(lake, name, expected):
+    """The pipeline's own Athena SQL (include/sql/athena), rendered as Airflow would for 2021-12-01."""
+    path = REPO / "include" / "sql" / "athena" / f"{name}.sql"
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(REPO)} has not landed yet")
+    jinja2 = pytest.importorskip("jinja2")
+    from airflow.sdk.execution_time.macros import ds_format
+
+    sql = jinja2.Template(path.read_text()).render(
+        ds="2021-12-01", var={"json": {"sales_pipeline": {"GlueDatabaseName": lake.db}}},
+        macros=SimpleNamespace(ds_format=ds_format),
+    )
+    _, results = lake.run(sql)
+    header, row = values(results)
+    assert {k: v for k, v in zip(header, row, strict=True) if k in expected} == expected
 
 
 def test_results_paginated_with_header_on_first_page_only(lake):
