@@ -29,6 +29,7 @@ from moto.moto_api._internal import mock_random
 
 from local_aws import ACCOUNT_ID, REGION
 from local_aws.gluejob import runner
+from local_aws.gluejob.cloudwatch import LOG_GROUP_PREFIX
 from local_aws.gluejob.runner import ACTIVE_STATES, JobRun
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _describe(run: JobRun) -> dict:
         "PredecessorRuns": [],
         "ExecutionTime": run.execution_seconds,
         "Timeout": run.timeout_minutes,
-        "LogGroupName": "/aws-glue/jobs",
+        "LogGroupName": LOG_GROUP_PREFIX,
         "DriverLogPath": str(run.driver_log),
         **{k: v for k, v in run.extra.items() if v is not None},
     }
