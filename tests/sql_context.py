@@ -64,8 +64,9 @@ def template_context(ds: str) -> dict:
 
 
 def render(path: str | Path, ds: str) -> str:
-    """Render one SQL file, given relative to include/sql (e.g. 'redshift/copy_sales_day.sql') or absolute."""
-    relative = Path(path)
-    if relative.is_absolute():
-        relative = relative.relative_to(SQL_DIR)
-    return _ENVIRONMENT.get_template(relative.as_posix()).render(template_context(ds))
+    """Render one SQL file: a path relative to include/sql (e.g. 'redshift/copy_sales_day.sql') or an absolute
+    path anywhere (its `{% include %}`s still resolve in include/sql)."""
+    path = Path(path)
+    if not path.is_absolute():
+        return _ENVIRONMENT.get_template(path.as_posix()).render(template_context(ds))
+    return _ENVIRONMENT.from_string(path.read_text()).render(template_context(ds))

@@ -3,11 +3,6 @@
 -- is counted twice. Late binding (WITH NO SCHEMA BINDING) because an external table cannot back a normal view;
 -- late-binding views need fully qualified names.
 create or replace view public.sales_all_days as
-with warm_days as (
-    select distinct trunc(w."timestamp") as day
-    from public.sales as w
-)
-
 select
     s.card_id,
     s.customer_id,
@@ -27,5 +22,9 @@ select
     trunc(p."timestamp") as day,
     cast('cold' as varchar(4)) as storage_tier
 from spectrum_sales.processed_sales as p
-where trunc(p."timestamp") not in (select wd.day from warm_days as wd)
+where
+    trunc(p."timestamp") not in (
+        select distinct trunc(w."timestamp") as day
+        from public.sales as w
+    )
 with no schema binding
