@@ -140,7 +140,7 @@ def test_a_malformed_day_is_rejected():
 
 @pytest.mark.parametrize("path", SQL_FILES)
 def test_keyed_by_the_run_day_never_the_clock(path):
-    source = (SQL_DIR / path).read_text()
+    source = re.sub(r"--[^\n]*", "", (SQL_DIR / path).read_text())  # comments may say "now"
     clock = re.compile(r"\b(getdate|sysdate|now|current_date|current_timestamp|localtimestamp|timeofday)\b", re.I)
     assert not clock.search(source)
     first, second = rendered(path, DAYS[0]), rendered(path, DAYS[1])
