@@ -47,7 +47,6 @@ _ENVIRONMENT = jinja2.Environment(
     loader=jinja2.FileSystemLoader(SQL_DIR),
     undefined=jinja2.StrictUndefined,
     autoescape=False,
-    keep_trailing_newline=True,
 )
 
 
