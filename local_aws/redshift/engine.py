@@ -1,0 +1,174 @@
+"""DuckDB databases standing in for Redshift cluster databases, and the executor that runs translated statements.
+
+One DuckDB database per (cluster, database): a file under ``<state_dir>/redshift/<cluster>/<db>.duckdb``, or in
+memory without a state dir. Each statement (or session) gets its own DuckDB cursor; the per-database lock
+serialises statement execution so catalog reads, COPY registration and writes never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from local_aws.redshift import copy_unload, spectrum
+from local_aws.redshift.errors import RedshiftError
+from local_aws.redshift.translate import translate
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its warnings are about attributes we drop on purpose
+
+_DUCKDB_PREFIX = re.compile(r"^(\w+ Error|Error): ", re.M)
+
+
+class Database:
+    def __init__(self, cluster: str, name: str, path: Path | None):
+        self.cluster, self.name, self.path = cluster, name, path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = duckdb.connect(str(path) if path else ":memory:")
+        self.lock = threading.RLock()
+        with self.lock:
+            self.connection.execute("CREATE SCHEMA IF NOT EXISTS public")
+            for ddl in spectrum.METADATA_DDL:
+                self.connection.execute(ddl)
+
+    def cursor(self) -> Connection:
+        cursor = self.connection.cursor()
+        cursor.execute("SET schema = 'public'")  # Redshift's default schema; unqualified names land there
+        return Connection(self, cursor)
+
+    def close(self) -> None:
+        with self.lock:
+            self.connection.close()
+
+
+@dataclass
+class Outcome:
+    """What one statement produced: a result set (columns + rows) or a row count."""
+
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (name, DuckDB type)
+    rows: list[tuple] = field(default_factory=list)
+    result_rows: int = 0
+    has_result_set: bool = False
+
+
+@dataclass
+class Connection:
+    """A DuckDB cursor plus the transaction state Redshift would track for the session."""
+
+    database: Database
+    cursor: duckdb.DuckDBPyConnection
+    in_transaction: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+
+    def column_types(self, schema: str | None, name: str) -> dict[str, str] | None:
+        schemas = [schema.lower()] if schema else ["temp", "public", "main"]
+        for candidate in schemas:
+            catalog_filter = "database_name = 'temp'" if candidate == "temp" else "database_name <> 'temp'"
+            schema_name = "main" if candidate == "temp" else candidate
+            rows = self.cursor.execute(
+                f"SELECT column_name, data_type FROM duckdb_columns() WHERE {catalog_filter} "
+                "AND lower(schema_name) = ? AND lower(table_name) = ? ORDER BY column_index",
+                [schema_name, name.lower()],
+            ).fetchall()
+            if rows:
+                return dict(rows)
+        return None
+
+    def begin(self) -> None:
+        if not self.in_transaction:
+            self.cursor.execute("BEGIN TRANSACTION")
+            self.in_transaction = True
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self.in_transaction = False
+            self.cursor.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.in_transaction = False
+            self.cursor.execute("ROLLBACK")
+
+    def run(self, statement: str) -> Outcome:
+        """Run one Redshift statement; RedshiftError with Redshift's wording on failure."""
+        self.last_used = time.monotonic()
+        try:
+            return self._run(statement)
+        except duckdb.InterruptException as exc:
+            raise RedshiftError("Query cancelled on user's request") from exc
+        except duckdb.Error as exc:
+            raise RedshiftError(redshift_message(exc)) from exc
+
+    def _run(self, statement: str) -> Outcome:
+        plan = translate(statement, self.column_types)
+        if plan.kind == "begin":
+            self.begin()
+            return Outcome()
+        if plan.kind == "commit":
+            self.commit()
+            return Outcome()
+        if plan.kind == "rollback":
+            self.rollback()
+            return Outcome()
+        if plan.kind == "copy":
+            return Outcome(result_rows=copy_unload.run_copy(self.cursor, plan.sql, self.column_types))
+        if plan.kind == "unload":
+            command = copy_unload.parse_unload(plan.sql)
+            rows = self._query_arrow(command.query)
+            return Outcome(result_rows=copy_unload.write_unload(command, rows))
+        if plan.kind == "external_schema":
+            spectrum.create_external_schema(self.cursor, plan.sql)
+            return Outcome()
+        spectrum.refresh_external_tables(self.cursor, plan.tables)
+        self.cursor.execute(plan.sql)
+        if plan.returns_rows:
+            columns = [(d[0], str(d[1])) for d in self.cursor.description]
+            rows = self.cursor.fetchall()
+            return Outcome(columns=columns, rows=rows, result_rows=len(rows), has_result_set=True)
+        if plan.is_dml:
+            row = self.cursor.fetchone()
+            return Outcome(result_rows=int(row[0]) if row else 0)
+        return Outcome()
+
+    def _query_arrow(self, query: str) -> pa.Table:
+        plan = translate(query, self.column_types)
+        if plan.kind != "sql" or not plan.returns_rows:
+            raise RedshiftError("UNLOAD takes a SELECT query")
+        spectrum.refresh_external_tables(self.cursor, plan.tables)
+        return self.cursor.execute(plan.sql).to_arrow_table()
+
+    def close(self) -> None:
+        try:
+            self.rollback()
+        except duckdb.Error:
+            pass
+        self.cursor.close()
+
+
+_REWORDINGS: list[tuple[re.Pattern, Any]] = [
+    (re.compile(r"Table with name (\S+) does not exist", re.S), lambda m: f'relation "{m.group(1)}" does not exist'),
+    (re.compile(r"(?:Table|View) with name \"?(\S+?)\"? already exists", re.S),
+     lambda m: f'Relation "{m.group(1)}" already exists'),
+    (re.compile(r'Referenced column "([^"]+)" not found', re.S), lambda m: f'column "{m.group(1)}" does not exist'),
+    (re.compile(r"NOT NULL constraint failed: (\S+)", re.S),
+     lambda m: f'Cannot insert a NULL value into column {m.group(1).split(".")[-1]}'),
+    (re.compile(r"Schema with name (\S+) does not exist", re.S), lambda m: f'schema "{m.group(1)}" does not exist'),
+]
+
+
+def redshift_message(exc: duckdb.Error) -> str:
+    text = str(exc)
+    for pattern, reword in _REWORDINGS:
+        match = pattern.search(text)
+        if match:
+            return reword(match)
+    first_line = _DUCKDB_PREFIX.sub("", text).strip().splitlines()
+    return first_line[0] if first_line else type(exc).__name__
