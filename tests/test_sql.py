@@ -74,6 +74,17 @@ def day_partition(ds: str) -> str:
     return f"year={day.year}/month={day.month}/day={day.day}"
 
 
+def without_comments(sql: str) -> str:
+    """The statement on one line, lower case, without its `--` comments: for clause-by-clause regexes."""
+    return " ".join(re.sub(r"--[^\n]*", "", sql).split()).lower()
+
+
+def unload_query(ds: str) -> str:
+    """The SELECT inside the day's UNLOAD ('...'), its doubled quotes undone."""
+    unload = without_comments(rendered("redshift/unload_daily_sales_revenue.sql", ds))
+    return re.search(r"unload \( ?'((?:[^']|'')*)' ?\)", unload).group(1).replace("''", "'")
+
+
 def dotted_names(template_source: str) -> set[str]:
     """Every attribute chain rooted at a template variable, e.g. 'var.json.sales_pipeline.DataLakeBucket'."""
     tree = jinja2.Environment().parse(template_source)
@@ -221,7 +232,7 @@ def test_redshift_statement_parses(path, caplog):
     with caplog.at_level(logging.WARNING, logger="sqlglot"):
         statement = parse_redshift(sql)
     if path in COMMAND_FALLBACK and isinstance(statement, exp.Command):
-        text = " ".join(re.sub(r"--[^\n]*", "", sql).split()).lower()
+        text = without_comments(sql)
         for clause in COMMAND_CLAUSES[path]:
             assert re.search(clause, text), f"{path}: missing {clause}"
         return
@@ -367,11 +378,10 @@ def test_all_days_view_is_late_binding_over_warm_and_cold_days():
 
 @pytest.mark.parametrize("ds", DAYS)
 def test_unload_writes_one_file_into_the_days_partition(ds):
-    sql = " ".join(re.sub(r"--[^\n]*", "", rendered("redshift/unload_daily_sales_revenue.sql", ds)).split())
+    sql = without_comments(rendered("redshift/unload_daily_sales_revenue.sql", ds))
     location = re.search(r"\bto '([^']+)'", sql).group(1)
     assert location == f"s3://{STACK_OUTPUTS['DataLakeBucket']}/aggregated/daily_sales_revenue/dt={ds}/"
-    query = re.search(r"unload \( ?'((?:[^']|'')*)' ?\)", sql).group(1).replace("''", "'")
-    select = parse_redshift(query)
+    select = parse_redshift(unload_query(ds))
     assert select.named_selects == ["day", "daily_sales_revenue", "sales_count"]
     assert {t.sql() for t in select.find_all(exp.Table)} == {"public.daily_sales_revenue"}
     condition = select.find(exp.Where).this
@@ -399,32 +409,79 @@ def test_athena_queries_select_the_days_partitions(ds):
 
 
 def test_lab_check_is_the_labs_query():
-    sql = " ".join(re.sub(r"--[^\n]*", "", rendered("athena/lab_check.sql")).split())
+    sql = without_comments(rendered("athena/lab_check.sql"))
     assert sql == 'select * from "sales"."aggregated_daily_sales_revenue" limit 10'
 
 
-def test_reload_and_totals_run_on_a_sql_engine():
-    """Delete + totals, translated to DuckDB: the half-open range keeps the day's edges and nothing else."""
+def as_duckdb(sql: str) -> str:
+    """A Redshift statement as DuckDB runs it: trunc(timestamp) becomes a cast to date (DuckDB has no
+    trunc(TIMESTAMP)) and the late-binding clause, which only Redshift knows, is dropped."""
+    tree = parse_redshift(sql).transform(
+        lambda node: exp.cast(node.this, "date") if isinstance(node, exp.Trunc) else node
+    )
+    if isinstance(tree, exp.Create):
+        tree.set("no_schema_binding", None)
+    return tree.sql("duckdb")
+
+
+@pytest.fixture
+def warehouse():
+    """DuckDB standing in for the cluster: public.sales from the DDL and the lake's table in spectrum_sales."""
     con = duckdb.connect()
     con.execute("create schema public")
-    ddl = sqlglot.transpile(rendered("redshift/create_sales_table.sql"), read="redshift", write="duckdb")[0]
-    con.execute(ddl)
+    con.execute("create schema spectrum_sales")
+    con.execute(as_duckdb(rendered("redshift/create_sales_table.sql")))
+    con.execute("create table spectrum_sales.processed_sales as select * from public.sales limit 0")
+    yield con
+    con.close()
+
+
+def run_statement(con, path: str, ds: str = DAY) -> list[tuple]:
+    return con.execute(as_duckdb(rendered(path, ds))).fetchall()
+
+
+def test_reload_and_totals_run_on_a_sql_engine(warehouse):
+    """Delete + totals: the half-open range keeps the day's edges and nothing else."""
     rows = [
         (1, 10, "1.00", 100, "2021-01-04 23:59:59.999999"),
         (2, 20, "2.50", 200, "2021-01-05 00:00:00"),
         (3, 30, "4.25", None, "2021-01-05 23:59:59.999999"),
         (4, 40, "8.00", 400, "2021-01-06 00:00:00"),
     ]
-    con.executemany("insert into public.sales values (?, ?, ?, ?, ?)", rows)
+    warehouse.executemany("insert into public.sales values (?, ?, ?, ?, ?)", rows)
 
-    def run(path: str) -> list[tuple]:
-        translated = sqlglot.transpile(rendered(path, "2021-01-05"), read="redshift", write="duckdb")[0]
-        return con.execute(translated).fetchall()
-
-    row_count, revenue = run("redshift/select_day_totals.sql")[0]
+    row_count, revenue = run_statement(warehouse, "redshift/select_day_totals.sql")[0]
     assert (row_count, str(revenue)) == (2, "6.75")
-    run("redshift/delete_sales_day.sql")
-    remaining = [r[0] for r in con.execute("select card_id from public.sales order by card_id").fetchall()]
+    run_statement(warehouse, "redshift/delete_sales_day.sql")
+    remaining = [r[0] for r in warehouse.execute("select card_id from public.sales order by card_id").fetchall()]
     assert remaining == [1, 4]
-    row_count, revenue = run("redshift/select_day_totals.sql")[0]
+    row_count, revenue = run_statement(warehouse, "redshift/select_day_totals.sql")[0]
     assert (row_count, revenue) == (0, 0)
+
+
+def test_views_run_on_a_sql_engine(warehouse):
+    """Daily revenue per day; the all-days view takes a day from the warm table when loaded, else from the lake."""
+    day_5 = [(2, 20, "2.50", 200, "2021-01-05 00:00:00"), (3, 30, "4.25", None, "2021-01-05 23:59:59")]
+    day_4 = [(1, 10, "1.00", 100, "2021-01-04 12:00:00")]
+    warehouse.executemany("insert into public.sales values (?, ?, ?, ?, ?)", day_5)
+    # The lake holds every processed day, the loaded one included.
+    warehouse.executemany("insert into spectrum_sales.processed_sales values (?, ?, ?, ?, ?)", day_4 + day_5)
+    run_statement(warehouse, "redshift/create_daily_sales_revenue_view.sql")
+    run_statement(warehouse, "redshift/create_sales_all_days_view.sql")
+
+    revenue = warehouse.execute("select * from public.daily_sales_revenue").fetchall()
+    assert [(str(d), str(r), n) for d, r, n in revenue] == [("2021-01-05", "6.75", 2)]
+    tiers = warehouse.execute(
+        "select storage_tier, cast(day as varchar), count(*), sum(price) from public.sales_all_days"
+        " group by all order by 2"
+    ).fetchall()
+    assert [(t, d, n, str(r)) for t, d, n, r in tiers] == [
+        ("cold", "2021-01-04", 1, "1.00"),
+        ("warm", "2021-01-05", 2, "6.75"),
+    ]
+
+    # The UNLOAD's query selects exactly the run's day from the view.
+    query = unload_query(DAY)
+    exported = warehouse.execute(as_duckdb(query)).fetchall()
+    assert [(str(d), str(r), n) for d, r, n in exported] == [("2021-01-05", "6.75", 2)]
+    assert warehouse.execute(as_duckdb(query.replace(DAY, "2021-01-04"))).fetchall() == []
