@@ -109,6 +109,13 @@ def test_every_contract_statement_exists_and_nothing_else():
     assert set(ATHENA_FILES) == {f"athena/{name}" for name in ATHENA}
 
 
+def test_context_holds_every_stack_output_of_the_contract():
+    doc = (REPO / "docs" / "architecture.md").read_text()
+    section = doc.split("## Stack outputs", 1)[1].split("\n## ", 1)[0]
+    paragraph = section.split("\n\n", 1)[0]  # the list; the text after it names other things in backticks
+    assert set(STACK_OUTPUTS) == set(re.findall(r"`(\w+)`", paragraph))
+
+
 @pytest.mark.parametrize("path", SQL_FILES)
 @pytest.mark.parametrize("ds", DAYS)
 def test_renders_completely(path, ds):
