@@ -58,14 +58,15 @@ def save_state(server) -> None:
 
 
 def _respond(handler):
+    # moto takes the HTTP status from the "status" header of an action's (status, headers, body)
     def action(self):
         try:
             body = handler(self, json.loads(self.body or "{}"))
         except ApiError as exc:
-            return 400, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(
+            return 400, {"status": 400, "Content-Type": "application/x-amz-json-1.1"}, json.dumps(
                 {"__type": exc.code, "message": exc.message, "Message": exc.message}
             )
-        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(body)
+        return 200, {"status": 200, "Content-Type": "application/x-amz-json-1.1"}, json.dumps(body)
 
     action.__name__ = handler.__name__
     return action
