@@ -1,0 +1,263 @@
+"""Redshift Data API on the local AWS, through boto3's `redshift-data` client against a moto cluster."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+DONE = ("FINISHED", "FAILED", "ABORTED")
+# 10^4 rows from a digits CTE, in Redshift SQL (no generate_series on a leader-node-free query)
+DIGITS = "with d(x) as (select 0 union all select 1 union all select 2 union all select 3 union all select 4 " \
+         "union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) "
+_fallback = {}
+
+
+@pytest.fixture(scope="session")
+def aws(request):
+    """The shared `local_aws` fixture when the suite has one; otherwise a server with this service only."""
+    try:
+        return request.getfixturevalue("local_aws")
+    except pytest.FixtureLookupError:
+        pass
+    if "server" not in _fallback:
+        from moto.server import ThreadedMotoServer
+
+        from local_aws.services import redshift_data
+
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        os.environ.update(MOTO_PORT=str(port), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                          AWS_DEFAULT_REGION="us-east-1")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        redshift_data.install(SimpleNamespace(state_dir=None))
+        _fallback["server"] = server
+        _fallback["aws"] = SimpleNamespace(endpoint_url=f"http://127.0.0.1:{port}", port=port, state_dir=None)
+        request.session.config.add_cleanup(server.stop)
+    return _fallback["aws"]
+
+
+class Warehouse:
+    """A fresh moto cluster and helpers to run SQL on it through the Data API."""
+
+    def __init__(self, aws, database: str = "dev"):
+        self.aws = aws
+        self.cluster = f"wh-{uuid.uuid4().hex[:10]}"
+        self.database = database
+        self.data = self.client("redshift-data")
+        self.client("redshift").create_cluster(
+            ClusterIdentifier=self.cluster, NodeType="ra3.large", MasterUsername="admin",
+            MasterUserPassword="Secret-Passw0rd", DBName=database,
+        )
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.aws.endpoint_url, region_name="us-east-1")
+
+    def target(self, **extra) -> dict:
+        return {"ClusterIdentifier": self.cluster, "Database": self.database, "DbUser": "admin", **extra}
+
+    def wait(self, statement_id: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.data.describe_statement(Id=statement_id)
+            if described["Status"] in DONE:
+                return described
+            assert time.monotonic() < deadline, f"statement still {described['Status']}"
+            time.sleep(0.02)
+
+    def run(self, sql: str, **extra) -> dict:
+        return self.wait(self.data.execute_statement(Sql=sql, **self.target(**extra))["Id"])
+
+    def ok(self, sql: str, **extra) -> dict:
+        described = self.run(sql, **extra)
+        assert described["Status"] == "FINISHED", described.get("Error")
+        return described
+
+    def batch(self, sqls: list[str], **extra) -> dict:
+        return self.wait(self.data.batch_execute_statement(Sqls=sqls, **self.target(**extra))["Id"])
+
+    def rows(self, sql: str, **extra) -> list[list]:
+        return records_to_rows(self.data.get_statement_result(Id=self.ok(sql, **extra)["Id"])["Records"])
+
+
+def records_to_rows(records: list[list[dict]]) -> list[list]:
+    return [[None if f.get("isNull") else next(iter(f.values())) for f in record] for record in records]
+
+
+@pytest.fixture(scope="module")
+def wh(aws) -> Warehouse:
+    return Warehouse(aws)
+
+
+def test_typed_result_with_column_metadata(wh):
+    wh.ok("create table typed (id bigint, name varchar(20), price decimal(10,2), ratio float8, flag boolean, "
+          "day date, at timestamp) diststyle all")
+    inserted = wh.ok("insert into typed values (1, 'a', 12.50, 0.5, true, '2021-12-01', '2021-12-01 10:11:12'), "
+                     "(2, null, null, null, null, null, null)")
+    assert inserted["ResultRows"] == 2 and inserted["HasResultSet"] is False
+    described = wh.ok("select * from typed order by id")
+    assert described["HasResultSet"] is True and described["ResultRows"] == 2 and described["ResultSize"] > 0
+    assert described["Duration"] > 0 and described["RedshiftPid"] > 0 and described["RedshiftQueryId"] > 0
+    assert described["UpdatedAt"] >= described["CreatedAt"]
+    assert described["QueryString"] == "select * from typed order by id"
+    result = wh.data.get_statement_result(Id=described["Id"])
+    assert result["TotalNumRows"] == 2
+    first, second = result["Records"]
+    assert first == [{"longValue": 1}, {"stringValue": "a"}, {"stringValue": "12.50"}, {"doubleValue": 0.5},
+                     {"booleanValue": True}, {"stringValue": "2021-12-01"}, {"stringValue": "2021-12-01 10:11:12"}]
+    assert second[0] == {"longValue": 2} and all(f == {"isNull": True} for f in second[1:])
+    meta = {c["name"]: c for c in result["ColumnMetadata"]}
+    assert [c["name"] for c in result["ColumnMetadata"]] == ["id", "name", "price", "ratio", "flag", "day", "at"]
+    assert meta["id"]["typeName"] == "int8"
+    assert (meta["price"]["typeName"], meta["price"]["precision"], meta["price"]["scale"]) == ("numeric", 10, 2)
+    assert meta["name"]["typeName"] == "varchar" and meta["at"]["typeName"] == "timestamp"
+    assert meta["flag"]["typeName"] == "bool" and meta["ratio"]["typeName"] == "float8"
+
+
+def test_get_statement_result_pages_with_next_token(wh):
+    described = wh.ok(DIGITS + "select a.x * 1000 + b.x * 100 + c.x * 10 + e.x as n from d a, d b, d c, d e "
+                      "where a.x * 1000 + b.x * 100 + c.x * 10 + e.x < 2500 order by n")
+    assert described["ResultRows"] == 2500
+    numbers, token, pages = [], None, 0
+    while True:
+        page = wh.data.get_statement_result(Id=described["Id"], **({"NextToken": token} if token else {}))
+        assert page["TotalNumRows"] == 2500
+        numbers += [r[0]["longValue"] for r in page["Records"]]
+        pages += 1
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert numbers == list(range(2500)) and pages > 1
+    paginator = wh.data.get_paginator("get_statement_result")
+    assert sum(len(p["Records"]) for p in paginator.paginate(Id=described["Id"])) == 2500
+    with pytest.raises(ClientError, match="NextToken"):
+        wh.data.get_statement_result(Id=described["Id"], NextToken="garbage")
+
+
+def test_parameters_are_bound_as_literals(wh):
+    wh.ok("create table people (id int, name varchar(30))")
+    wh.ok("insert into people values (:id, :name)",
+          Parameters=[{"name": "id", "value": "7"}, {"name": "name", "value": "O'Brien; drop table people"}])
+    assert wh.rows("select id, name from people where name = :n and id = :i",
+                   Parameters=[{"name": "n", "value": "O'Brien; drop table people"}, {"name": "i", "value": "7"}]
+                   ) == [[7, "O'Brien; drop table people"]]
+    described = wh.ok("select ':id' as literal, id from people where id = :id",
+                      Parameters=[{"name": "id", "value": "7"}])
+    assert records_to_rows(wh.data.get_statement_result(Id=described["Id"])["Records"]) == [[":id", 7]]
+    with pytest.raises(ClientError, match="ValidationException.*missing"):
+        wh.data.execute_statement(Sql="select :missing", Parameters=[{"name": "other", "value": "1"}], **wh.target())
+
+
+def test_multi_statement_sql_splits_on_semicolons_outside_quotes(wh):
+    described = wh.ok("create table notes (t varchar(40)); insert into notes values ('a;b'), ('it''s; fine'); "
+                      "-- trailing comment; with a semicolon\nselect count(*) from notes")
+    assert described["ResultRows"] == 1
+    assert wh.rows("select t from notes order by t") == [["a;b"], ["it's; fine"]]
+
+
+def test_batch_runs_as_one_transaction(wh):
+    wh.ok("create table ledger (id int not null, amount decimal(10,2))")
+    good = wh.batch(["insert into ledger values (1, 10.00)", "insert into ledger values (2, 5.50)",
+                     "select sum(amount) from ledger"], StatementName="ledger-good")
+    assert good["Status"] == "FINISHED"
+    subs = good["SubStatements"]
+    assert [s["Id"] for s in subs] == [f"{good['Id']}:{i}" for i in (1, 2, 3)]
+    assert [s["Status"] for s in subs] == ["FINISHED"] * 3
+    assert subs[0]["ResultRows"] == 1 and subs[2]["HasResultSet"] is True
+    assert wh.data.get_statement_result(Id=subs[2]["Id"])["Records"] == [[{"stringValue": "15.50"}]]
+    with pytest.raises(ClientError, match="sub-statement"):
+        wh.data.get_statement_result(Id=good["Id"])
+
+    bad = wh.batch(["delete from ledger", "insert into ledger values (3, 1.00)",
+                    "insert into ledger values (null, 1.00)", "insert into ledger values (4, 1.00)"])
+    assert bad["Status"] == "FAILED"
+    assert bad["Error"].startswith("Query #3 failed with ERROR:") and "NULL" in bad["Error"]
+    assert [s["Status"] for s in bad["SubStatements"]] == ["FINISHED", "FINISHED", "FAILED", "ABORTED"]
+    assert wh.rows("select id from ledger order by id") == [[1], [2]]  # the delete and insert were rolled back
+    described = wh.data.describe_statement(Id=f"{bad['Id']}:3")
+    assert described["Status"] == "FAILED" and "NULL" in described["Error"]
+
+
+def test_session_keeps_temp_tables_and_open_transactions(wh):
+    wh.ok("create table shared_rows (id int)")
+    first = wh.ok("create temp table scratch as select 41 as v", SessionKeepAliveSeconds=60)
+    session = first["SessionId"]
+    second = wh.wait(wh.data.execute_statement(Sql="select v + 1 from scratch", SessionId=session)["Id"])
+    assert second["Status"] == "FINISHED" and second["SessionId"] == session
+    assert wh.data.get_statement_result(Id=second["Id"])["Records"] == [[{"longValue": 42}]]
+    assert wh.run("select * from scratch")["Error"] == 'ERROR: relation "scratch" does not exist'
+
+    opened = wh.wait(
+        wh.data.execute_statement(Sql="begin; insert into shared_rows values (1)", SessionId=session)["Id"]
+    )
+    assert opened["Status"] == "FINISHED"
+    assert wh.rows("select count(*) from shared_rows") == [[0]]  # not committed yet: invisible elsewhere
+    committed = wh.wait(wh.data.execute_statement(Sql="commit", SessionId=session)["Id"])
+    assert committed["Status"] == "FINISHED"
+    assert wh.rows("select count(*) from shared_rows") == [[1]]
+
+
+def test_session_expires(wh):
+    session = wh.ok("select 1", SessionKeepAliveSeconds=1)["SessionId"]
+    time.sleep(1.5)
+    with pytest.raises(ClientError, match="ValidationException.*Session"):
+        wh.data.execute_statement(Sql="select 1", SessionId=session)
+
+
+def test_cancel_a_running_statement(wh):
+    slow = DIGITS + "select sum(a.x * b.x + c.x * e.x + f.x * g.x + h.x * i.x + j.x) from d a, d b, d c, d e, d f, " \
+                    "d g, d h, d i, d j, d k"
+    statement_id = wh.data.execute_statement(Sql=slow, **wh.target())["Id"]
+    seen = set()
+    deadline = time.monotonic() + 20
+    while "STARTED" not in seen and time.monotonic() < deadline:
+        seen.add(wh.data.describe_statement(Id=statement_id)["Status"])
+        time.sleep(0.01)
+    assert "STARTED" in seen
+    assert wh.data.cancel_statement(Id=statement_id)["Status"] is True
+    assert wh.wait(statement_id)["Status"] == "ABORTED"
+    with pytest.raises(ClientError, match="ValidationException.*ABORTED"):
+        wh.data.cancel_statement(Id=statement_id)
+
+
+def test_list_statements_filters_by_status_and_name(wh):
+    tag = uuid.uuid4().hex[:6]
+    ok = wh.ok("select 1", StatementName=f"listing-{tag}-ok")
+    bad = wh.run("select * from no_such_table", StatementName=f"listing-{tag}-bad")
+    listed = wh.data.list_statements(StatementName=f"listing-{tag}")["Statements"]
+    assert {s["Id"] for s in listed} == {ok["Id"], bad["Id"]}
+    failed = wh.data.list_statements(StatementName=f"listing-{tag}", Status="FAILED")["Statements"]
+    assert [s["Id"] for s in failed] == [bad["Id"]]
+    assert failed[0]["QueryString"] == "select * from no_such_table" and failed[0]["IsBatchStatement"] is False
+    page = wh.data.list_statements(MaxResults=1)
+    assert len(page["Statements"]) == 1 and page["NextToken"]
+
+
+def test_errors_as_the_data_api_words_them(wh):
+    with pytest.raises(ClientError) as unknown_cluster:
+        wh.data.execute_statement(Sql="select 1", ClusterIdentifier="no-such-cluster", Database="dev", DbUser="a")
+    assert unknown_cluster.value.response["Error"]["Code"] == "ValidationException"
+    assert unknown_cluster.value.response["Error"]["Message"] == "Redshift endpoint doesn't exist in this region."
+    with pytest.raises(ClientError, match="DbUser or SecretArn"):
+        wh.data.execute_statement(Sql="select 1", ClusterIdentifier=wh.cluster, Database="dev")
+    with pytest.raises(ClientError) as unknown_id:
+        wh.data.describe_statement(Id=str(uuid.uuid4()))
+    assert unknown_id.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    missing_db = wh.wait(wh.data.execute_statement(
+        Sql="select 1", ClusterIdentifier=wh.cluster, Database="nodb", SecretArn="arn:aws:secretsmanager:x")["Id"])
+    assert (missing_db["Status"], missing_db["Error"]) == ("FAILED", 'ERROR: database "nodb" does not exist')
+    assert wh.run("select nope from typed")["Error"] == 'ERROR: column "nope" does not exist'
+    unsupported = wh.run("vacuum typed")
+    assert unsupported["Status"] == "FAILED" and "VACUUM" in unsupported["Error"]
+    with pytest.raises(ClientError, match="Query does not have result"):
+        wh.data.get_statement_result(Id=unsupported["Id"])
