@@ -69,6 +69,8 @@ class Connection:
     last_used: float = field(default_factory=time.monotonic)
 
     def column_types(self, schema: str | None, name: str) -> dict[str, str] | None:
+        if schema and schema.lower() in (external := spectrum.external_schemas(self.cursor)):
+            return spectrum.external_column_types(external[schema.lower()], name)
         schemas = [schema.lower()] if schema else ["temp", "public", "main"]
         for candidate in schemas:
             catalog_filter = "database_name = 'temp'" if candidate == "temp" else "database_name <> 'temp'"
@@ -143,7 +145,7 @@ class Connection:
         if plan.kind != "sql" or not plan.returns_rows:
             raise RedshiftError("UNLOAD takes a SELECT query")
         spectrum.refresh_external_tables(self.cursor, plan.tables)
-        return self.cursor.execute(plan.sql).to_arrow_table()
+        return self.cursor.sql(plan.sql).to_arrow_table()
 
     def close(self) -> None:
         try:

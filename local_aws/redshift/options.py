@@ -6,13 +6,13 @@ import re
 
 from local_aws.redshift.errors import RedshiftError
 
-_TOKEN = re.compile(r"'(?:[^'\\]|''|\\.)*'|[A-Za-z_][\w$]*|\"(?:[^\"]|\"\")*\"|\d+|\S", re.S)
+_TOKEN = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^'\\]|''|\\.)*'|[A-Za-z_][\w$]*|\"(?:[^\"]|\"\")*\"|\d+|\S", re.S)
 ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 class Tokens:
     def __init__(self, text: str):
-        self.items = _TOKEN.findall(text)
+        self.items = [t for t in _TOKEN.findall(text) if not t.startswith(("--", "/*"))]
         self.pos = 0
 
     def peek(self, offset: int = 0) -> str | None:

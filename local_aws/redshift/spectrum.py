@@ -77,6 +77,15 @@ def external_schemas(cursor: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {schema: database for schema, database in rows}
 
 
+def external_column_types(glue_database: str, name: str) -> dict[str, str] | None:
+    """Column types of an external table as the Glue catalog declares them (partition keys last)."""
+    try:
+        table = catalog_tables.describe_table(glue_database, name)
+    except catalog_tables.TableNotFoundError:
+        return None
+    return {c.name: c.duckdb_type or "VARCHAR" for c in table.all_columns}
+
+
 def referenced_relations(cursor, tables, seen=None) -> set[tuple[str | None, str]]:
     """The relations read, following views (their SQL is re-parsed) down to tables."""
     seen = set() if seen is None else seen
