@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -23,6 +24,30 @@ RAW_COLUMNS = ["card_id", "customer_id", "price", "product_id", "timestamp"]
 
 def client(aws, service: str):
     return boto3.client(service, endpoint_url=aws.endpoint_url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def aws(request):
+    """The suite's shared ``local_aws`` server; until that fixture exists, one with the Athena service installed."""
+    try:
+        return request.getfixturevalue("local_aws")
+    except pytest.FixtureLookupError:
+        pass
+    from moto.server import ThreadedMotoServer
+
+    from local_aws.services import athena
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server._server.server_port
+    standalone = SimpleNamespace(endpoint_url=f"http://127.0.0.1:{port}", port=port, state_dir=None)
+    for service in (athena,):
+        service.install(standalone)
+    request.session.config.add_cleanup(server.stop)
+    return standalone
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -122,8 +147,8 @@ def types(results: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def lake(local_aws) -> Lake:
-    lake = Lake(local_aws)
+def lake(aws) -> Lake:
+    lake = Lake(aws)
     header = ",".join(RAW_COLUMNS) + "\n"
     days = {
         "2021-12-01": "1,10,$3.50,100,2021-12-01 10:00:00\n2,11,7.25,101,2021-12-01 11:30:00\n"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import textwrap
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pyarrow.parquet as pq
@@ -22,6 +24,30 @@ REPO = Path(__file__).resolve().parents[2]
 
 def client(aws, service: str):
     return boto3.client(service, endpoint_url=aws.endpoint_url, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def aws(request):
+    """The suite's shared ``local_aws`` server; until that fixture exists, one with the Glue job service."""
+    try:
+        return request.getfixturevalue("local_aws")
+    except pytest.FixtureLookupError:
+        pass
+    from moto.server import ThreadedMotoServer
+
+    from local_aws.services import glue_jobs
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server._server.server_port
+    standalone = SimpleNamespace(endpoint_url=f"http://127.0.0.1:{port}", port=port, state_dir=None)
+    for service in (glue_jobs,):
+        service.install(standalone)
+    request.session.config.add_cleanup(server.stop)
+    return standalone
 
 
 class Jobs:
@@ -71,8 +97,8 @@ class Jobs:
 
 
 @pytest.fixture(scope="module")
-def jobs(local_aws) -> Jobs:
-    return Jobs(local_aws)
+def jobs(aws) -> Jobs:
+    return Jobs(aws)
 
 
 SLEEPER = "import time\ntime.sleep(60)\n"
@@ -342,8 +368,6 @@ def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
 
 
 def test_run_history_persisted_and_interrupted_runs_fail_on_load(jobs, tmp_path):
-    from types import SimpleNamespace
-
     from local_aws.services import glue_jobs
 
     job = jobs.create("print('done')")
