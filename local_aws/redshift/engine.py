@@ -129,6 +129,8 @@ class Connection:
         if plan.kind == "external_schema":
             spectrum.create_external_schema(self.cursor, plan.sql)
             return Outcome()
+        if plan.cascade_from is not None:
+            self._drop_dependent_views(*plan.cascade_from)
         spectrum.refresh_external_tables(self.cursor, plan.tables)
         self.cursor.execute(plan.sql)
         if plan.returns_rows:
@@ -139,6 +141,19 @@ class Connection:
             row = self.cursor.fetchone()
             return Outcome(result_rows=int(row[0]) if row else 0)
         return Outcome()
+
+    def _drop_dependent_views(self, schema: str | None, name: str) -> None:
+        """DuckDB does not track view dependencies; Redshift's CASCADE drops the views built on the relation."""
+        target = ((schema or "public").lower(), name.lower())
+        views = self.cursor.execute(
+            "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal AND database_name <> 'temp'"
+        ).fetchall()
+        for view_schema, view_name in views:
+            if (view_schema.lower(), view_name.lower()) == target:
+                continue
+            reads = spectrum.referenced_relations(self.cursor, [(view_schema, view_name)])
+            if any((s or "public", n) == target for s, n in reads):
+                self.cursor.execute(f'DROP VIEW IF EXISTS "{view_schema}"."{view_name}"')
 
     def _query_arrow(self, query: str) -> pa.Table:
         plan = translate(query, self.column_types)

@@ -45,6 +45,7 @@ class Translated:
     returns_rows: bool = False
     is_dml: bool = False
     tables: tuple[tuple[str | None, str], ...] = ()  # relations the statement reads (for Spectrum resolution)
+    cascade_from: tuple[str | None, str] | None = None  # DROP ... CASCADE: drop the views that depend on it
 
 
 def leading_words(statement: str) -> tuple[str, ...]:
@@ -85,8 +86,14 @@ def translate(statement: str, column_types: ColumnTypes) -> Translated:
         raise UnsupportedError(str(exc)) from exc
     returns_rows = isinstance(tree, exp.Query) or isinstance(tree, (exp.Show, exp.Describe))
     is_dml = isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge))
+    cascade_from = None
+    if isinstance(tree, exp.Drop) and tree.args.get("cascade"):
+        dropped = tree.args.get("tables") or [tree.this]
+        if len(dropped) != 1 or not isinstance(dropped[0], exp.Table):
+            raise UnsupportedError("DROP ... CASCADE of several relations in one statement")
+        cascade_from = (dropped[0].db or None, dropped[0].name)
     return Translated("sql", sql, returns_rows=returns_rows, is_dml=is_dml,
-                      tables=tuple(dict.fromkeys(tables.values())))
+                      tables=tuple(dict.fromkeys(tables.values())), cascade_from=cascade_from)
 
 
 def _drop_redshift_attributes(tree: exp.Expression) -> None:
