@@ -2,100 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import socket
+import sys
 import time
 import uuid
-from types import SimpleNamespace
+from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-DONE = ("FINISHED", "FAILED", "ABORTED")
+sys.path.insert(0, str(Path(__file__).parent))  # the shared helper module next to this file
+from redshift_support import Warehouse, records_to_rows  # noqa: E402
+
 # 10^4 rows from a digits CTE, in Redshift SQL (no generate_series on a leader-node-free query)
 DIGITS = "with d(x) as (select 0 union all select 1 union all select 2 union all select 3 union all select 4 " \
          "union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) "
-_fallback = {}
-
-
-@pytest.fixture(scope="session")
-def aws(request):
-    """The shared `local_aws` fixture when the suite has one; otherwise a server with this service only."""
-    try:
-        return request.getfixturevalue("local_aws")
-    except pytest.FixtureLookupError:
-        pass
-    if "server" not in _fallback:
-        from moto.server import ThreadedMotoServer
-
-        from local_aws.services import redshift_data
-
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        os.environ.update(MOTO_PORT=str(port), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                          AWS_DEFAULT_REGION="us-east-1")
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        redshift_data.install(SimpleNamespace(state_dir=None))
-        _fallback["server"] = server
-        _fallback["aws"] = SimpleNamespace(endpoint_url=f"http://127.0.0.1:{port}", port=port, state_dir=None)
-        request.session.config.add_cleanup(server.stop)
-    return _fallback["aws"]
-
-
-class Warehouse:
-    """A fresh moto cluster and helpers to run SQL on it through the Data API."""
-
-    def __init__(self, aws, database: str = "dev"):
-        self.aws = aws
-        self.cluster = f"wh-{uuid.uuid4().hex[:10]}"
-        self.database = database
-        self.data = self.client("redshift-data")
-        self.client("redshift").create_cluster(
-            ClusterIdentifier=self.cluster, NodeType="ra3.large", MasterUsername="admin",
-            MasterUserPassword="Secret-Passw0rd", DBName=database,
-        )
-
-    def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.aws.endpoint_url, region_name="us-east-1")
-
-    def target(self, **extra) -> dict:
-        return {"ClusterIdentifier": self.cluster, "Database": self.database, "DbUser": "admin", **extra}
-
-    def wait(self, statement_id: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            described = self.data.describe_statement(Id=statement_id)
-            if described["Status"] in DONE:
-                return described
-            assert time.monotonic() < deadline, f"statement still {described['Status']}"
-            time.sleep(0.02)
-
-    def run(self, sql: str, **extra) -> dict:
-        return self.wait(self.data.execute_statement(Sql=sql, **self.target(**extra))["Id"])
-
-    def ok(self, sql: str, **extra) -> dict:
-        described = self.run(sql, **extra)
-        assert described["Status"] == "FINISHED", described.get("Error")
-        return described
-
-    def batch(self, sqls: list[str], **extra) -> dict:
-        return self.wait(self.data.batch_execute_statement(Sqls=sqls, **self.target(**extra))["Id"])
-
-    def rows(self, sql: str, **extra) -> list[list]:
-        return records_to_rows(self.data.get_statement_result(Id=self.ok(sql, **extra)["Id"])["Records"])
-
-
-def records_to_rows(records: list[list[dict]]) -> list[list]:
-    return [[None if f.get("isNull") else next(iter(f.values())) for f in record] for record in records]
-
 
 @pytest.fixture(scope="module")
-def wh(aws) -> Warehouse:
-    return Warehouse(aws)
+def wh(local_aws) -> Warehouse:
+    return Warehouse(local_aws)
 
 
 def test_typed_result_with_column_metadata(wh):
@@ -261,3 +185,30 @@ def test_errors_as_the_data_api_words_them(wh):
     assert unsupported["Status"] == "FAILED" and "VACUUM" in unsupported["Error"]
     with pytest.raises(ClientError, match="Query does not have result"):
         wh.data.get_statement_result(Id=unsupported["Id"])
+
+
+def test_concurrent_statements_on_one_database(wh):
+    wh.ok("create table hits (n int)")
+    ids = [wh.data.execute_statement(Sql=f"insert into hits values ({i})", **wh.target())["Id"] for i in range(12)]
+    ids += [wh.data.execute_statement(Sql="select count(*) from hits", **wh.target())["Id"] for _ in range(4)]
+    assert {wh.wait(i)["Status"] for i in ids} == {"FINISHED"}
+    assert wh.rows("select count(*), sum(n) from hits") == [[12, sum(range(12))]]
+
+
+def test_databases_persist_in_the_state_dir(tmp_path):
+    """A restart (new engine on the same state dir) finds the tables; statements are not persisted."""
+    from local_aws.redshift.statements import RedshiftData
+
+    first = RedshiftData(tmp_path)
+    connection = first.database("wh-persist", "dev").cursor()
+    connection.run("create table kept (id int) diststyle all")
+    connection.run("insert into kept values (1), (2)")
+    connection.close()
+    first.close()
+    assert (tmp_path / "redshift" / "wh-persist" / "dev.duckdb").is_file()
+
+    second = RedshiftData(tmp_path)
+    connection = second.database("wh-persist", "dev").cursor()
+    assert connection.run("select count(*) from kept").rows == [(2,)]
+    connection.close()
+    second.close()

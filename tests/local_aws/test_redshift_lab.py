@@ -17,12 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_redshift_data import Warehouse, aws  # noqa: F401  (aws: the server fixture)
-
-from local_aws.redshift.splitting import split_statements
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))  # tests/: the shared SQL template context
+sys.path[:0] = [str(TESTS), str(Path(__file__).parent)]  # tests/ and this folder
+from redshift_support import Warehouse  # noqa: E402
 from sql_context import template_context  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/sforchlab/sforchlab-RedshiftExecutionRole"
@@ -41,8 +39,8 @@ def lab_frame(day: int, rows: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def lab(aws):  # noqa: F811
-    wh = Warehouse(aws)
+def lab(local_aws):
+    wh = Warehouse(local_aws)
     bucket = f"lab-{uuid.uuid4().hex[:10]}"
     s3 = wh.client("s3")
     s3.create_bucket(Bucket=bucket)
@@ -62,7 +60,10 @@ def lab(aws):  # noqa: F811
     context = template_context("2021-12-01")
     context["var"]["json"]["sales_pipeline"].update(DataLakeBucket=bucket, RedshiftRoleArn=ROLE)
     sql = jinja2.Template((TESTS / "data" / "lab_statements.sql").read_text(), undefined=jinja2.StrictUndefined)
-    return wh, bucket, s3, pd.concat(frames, ignore_index=True), split_statements(sql.render(context))
+    # the file holds one statement per line, after its comment header
+    statements = [line.strip().rstrip(";") for line in sql.render(context).splitlines()
+                  if line.strip() and not line.startswith("--")]
+    return wh, bucket, s3, pd.concat(frames, ignore_index=True), statements
 
 
 def test_lab_statements_give_the_pandas_numbers(lab):
@@ -131,7 +132,8 @@ with DAG(dag_id="local_redshift_bad_deferred", start_date=datetime(2021, 12, 1),
 
 @pytest.mark.e2e
 @pytest.mark.xdist_group("e2e")  # heavy runs share one worker
-def test_redshift_data_operator_in_airflow_dags_test(aws, tmp_path):  # noqa: F811
+def test_redshift_data_operator_in_airflow_dags_test(local_aws, tmp_path):
+    aws = local_aws
     from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
     from pipeline_tools.progress import task_results
 

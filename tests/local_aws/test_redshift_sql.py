@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_redshift_data import Warehouse, aws, records_to_rows  # noqa: F401  (aws: the server fixture)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared SQL template context
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).parent)]  # tests/ and this folder
+from redshift_support import Warehouse, records_to_rows  # noqa: E402
 from sql_context import SQL_DIR, template_context  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/salespipe-redshift-role"
@@ -97,8 +97,8 @@ class Lake:
 
 
 @pytest.fixture(scope="module")
-def lake(aws) -> Lake:  # noqa: F811
-    lake = Lake(aws)
+def lake(local_aws) -> Lake:
+    lake = Lake(local_aws)
     for day, rows in zip(DAYS, (40, 55, 23), strict=True):
         lake.add_day(day, rows)
     return lake
