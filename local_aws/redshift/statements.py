@@ -150,6 +150,7 @@ class RedshiftData:
     # --- submitting ----------------------------------------------------------------------------------------
 
     def submit(self, statement: Statement, texts: list[str], database_exists: bool, keep_alive: int | None) -> None:
+        self.expire_sessions()  # idle sessions release their cursor (and roll back what they left open)
         session = None
         if statement.session_id:
             session = self.session(statement.session_id)
