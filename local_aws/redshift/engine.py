@@ -134,7 +134,7 @@ class Connection:
         spectrum.refresh_external_tables(self.cursor, plan.tables)
         self.cursor.execute(plan.sql)
         if plan.returns_rows:
-            columns = [(d[0], str(d[1])) for d in self.cursor.description]
+            columns = [(redshift_column_name(d[0]), str(d[1])) for d in self.cursor.description]
             rows = self.cursor.fetchall()
             return Outcome(columns=columns, rows=rows, result_rows=len(rows), has_result_set=True)
         if plan.is_dml:
@@ -168,6 +168,17 @@ class Connection:
         except duckdb.Error:
             pass
         self.cursor.close()
+
+
+def redshift_column_name(duckdb_name: str) -> str:
+    """Redshift folds identifiers to lower case and names an unaliased call after its function (count(*) ->
+    count); DuckDB keeps the case and names it after the whole expression."""
+    if "(" in duckdb_name and not duckdb_name.startswith('"'):
+        function = duckdb_name[:duckdb_name.index("(")].strip().lower()
+        return {"count_star": "count", "": "?column?"}.get(function, function)
+    if duckdb_name.startswith("'") or duckdb_name.replace(".", "", 1).isdigit():
+        return "?column?"  # a bare literal
+    return duckdb_name.lower()
 
 
 _REWORDINGS: list[tuple[re.Pattern, Any]] = [

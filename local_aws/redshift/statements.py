@@ -314,7 +314,7 @@ class RedshiftData:
 # --- result encoding -----------------------------------------------------------------------------------------
 
 _TYPE_NAMES = {
-    "BIGINT": "int8", "INTEGER": "int4", "SMALLINT": "int2", "TINYINT": "int2", "HUGEINT": "numeric",
+    "BIGINT": "int8", "INTEGER": "int4", "SMALLINT": "int2", "TINYINT": "int2", "HUGEINT": "int8",  # sum(int)
     "UBIGINT": "numeric", "UINTEGER": "int8", "USMALLINT": "int4", "UTINYINT": "int2",
     "DOUBLE": "float8", "FLOAT": "float4", "REAL": "float4", "BOOLEAN": "bool", "VARCHAR": "varchar",
     "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamptz", "TIME": "time",

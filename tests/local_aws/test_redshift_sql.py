@@ -142,6 +142,8 @@ def test_project_sql_loads_days_idempotently_and_views_span_warm_and_cold(lake):
     assert tiers == [[ds, "warm" if ds in DAYS[:2] else "cold", len(lake.frames[ds]),
                       f"{lake.frames[ds]['price'].sum():.2f}"] for ds in DAYS]
 
+    partitions = wh.rows("select distinct year, month, day from spectrum_sales.processed_sales order by 3")
+    assert partitions == [["2021", "12", "1"], ["2021", "12", "2"], ["2021", "12", "3"]]  # typed per PartitionKeys
     lake.add_day("2021-12-04", 9)  # a new partition shows up through Spectrum on the next query
     assert wh.rows("select count(*) from public.sales_all_days where storage_tier = 'cold'") == [[23 + 9]]
     reload_day(lake, DAYS[2])  # day 3 now warm: counted once, from the warm table
@@ -233,5 +235,8 @@ def test_redshift_functions_translate(lake):
     assert row[10].startswith("2021-12-05 07:00:00")
     assert wh.rows("select listagg(w, ',') within group (order by w) from words") == [["a,b,c"]]
     assert wh.rows("select sum(n), nvl(sum(n), 0) from words where n is not null")[0][0] == 3
+    named = wh.ok("select count(*), 1 as Mixed_Case, w from words group by w")
+    columns = wh.data.get_statement_result(Id=named["Id"])["ColumnMetadata"]
+    assert [c["name"] for c in columns] == ["count", "mixed_case", "w"]  # Redshift's names, folded to lower case
     now = wh.rows("select getdate() <= sysdate + interval '1 minute'")
     assert now == [[True]]
