@@ -83,7 +83,6 @@ class LocalAWS:
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         # Step Functions must interpret ASL; set before any state machine exists (it selects the store).
         default_user_config["stepfunctions"]["execute_state_machine"] = True
-        default_user_config["lambda"]["use_docker"] = False
         if self.state_dir:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self.modules = service_modules()

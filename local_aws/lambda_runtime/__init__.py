@@ -1,0 +1,1 @@
+"""Run a Lambda function's Python handler in a subprocess, isolated from the server, as AWS Lambda would."""

@@ -1,0 +1,53 @@
+"""Lambda: Invoke runs the function's Python handler from its deployment package, in a subprocess.
+
+moto without Docker only echoes the payload; here the handler really runs (local_aws.lambda_runtime) with the
+function's environment, its timeout, and AWS_ENDPOINT_URL pointing back at this server, so boto3 inside the
+handler talks to the local AWS. Errors come back as AWS returns them: `FunctionError: Unhandled` and a payload
+{errorType, errorMessage, stackTrace}; `LogType=Tail` returns the log's last 4 KB.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+
+from moto.awslambda.models import LambdaFunction
+
+from local_aws.lambda_runtime import runner
+
+log = logging.getLogger(__name__)
+_server = None
+
+
+def _run(fn: LambdaFunction, event: bytes | str) -> runner.Invocation:
+    if not (fn.run_time or "").startswith("python"):
+        raise NotImplementedError(f"local Lambda runs Python runtimes only, not {fn.run_time!r}")
+    return runner.invoke(
+        code=fn.code_bytes, handler=fn.handler, function_name=fn.function_name, function_arn=fn.function_arn,
+        env_vars=fn.environment_vars, timeout=float(fn.timeout), memory_mb=int(fn.memory_size),
+        endpoint_url=_server.endpoint_url, region=fn.region,
+        event=event.encode() if isinstance(event, str) else (event or b"{}"),
+    )
+
+
+def _invoke(self: LambdaFunction, body, request_headers, response_headers) -> bytes:
+    invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        threading.Thread(target=_run, args=(self, body), name=f"lambda-{self.function_name}", daemon=True).start()
+        return b""
+    result = _run(self, body)
+    log.debug("lambda %s: %s", self.function_name, "error" if result.function_error else "ok")
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-log-result"] = base64.b64encode(runner.log_tail(result.log).encode()).decode()
+    response_headers["x-amz-executed-version"] = "$LATEST"
+    return result.payload
+
+
+def install(server) -> None:
+    global _server
+    _server = server
+    LambdaFunction.invoke = _invoke
