@@ -138,6 +138,17 @@ class RedshiftData:
             raise ApiError("ValidationException", f"Session {session_id} is not available: expired or unknown.")
         return session
 
+    def checkpoint(self) -> None:
+        """Fold each database's WAL into its file; skipped for a database with a transaction open elsewhere."""
+        with self.lock:
+            databases = list(self.databases.values())
+        for database in databases:
+            with database.lock:
+                try:
+                    database.connection.execute("CHECKPOINT")
+                except duckdb.Error:
+                    pass  # an open session transaction: the WAL keeps the data durable until the next try
+
     def close(self) -> None:
         with self.lock:
             sessions, self.sessions = list(self.sessions.values()), {}

@@ -52,9 +52,10 @@ def install(server) -> None:
 
 
 def save_state(server) -> None:
-    """The databases are files already; closing them checkpoints DuckDB's WAL into them."""
+    """The databases are files already (durable through DuckDB's WAL); the server also calls this periodically
+    while serving, so checkpoint them, never close them."""
     if _engine is not None:
-        _engine.close()
+        _engine.checkpoint()
 
 
 def _respond(handler):

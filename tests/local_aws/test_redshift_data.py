@@ -212,3 +212,15 @@ def test_databases_persist_in_the_state_dir(tmp_path):
     assert connection.run("select count(*) from kept").rows == [(2,)]
     connection.close()
     second.close()
+
+
+def test_periodic_state_save_keeps_the_service_running(wh, local_aws):
+    """The server saves state every few seconds while serving: databases and sessions must survive it."""
+    session = wh.ok("create temp table survives as select 1 as v", SessionKeepAliveSeconds=60)["SessionId"]
+    wh.ok("create table saved (id int); insert into saved values (1)")
+    local_aws.save_state()
+    assert wh.rows("select count(*) from saved") == [[1]]
+    after = wh.wait(wh.data.execute_statement(Sql="select v from survives", SessionId=session)["Id"])
+    assert after["Status"] == "FINISHED", after.get("Error")
+    if local_aws.state_dir is not None:
+        assert (local_aws.state_dir / "redshift" / wh.cluster / "dev.duckdb").is_file()
