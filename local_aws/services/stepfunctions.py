@@ -6,7 +6,7 @@ Mended here:
   `RedshiftData.ValidationException`), so Retry and Catch written for AWS match;
 - optimised integrations (`states:startExecution.sync:2`, `glue:startJobRun.sync`) translate their ASL
   parameters to the API's own casing and their results back, as AWS does;
-- timestamps in task results become ISO-8601 strings, so outputs serialise (moto 500s on a datetime);
+- timestamps in task results and execution outputs become ISO-8601 strings (moto 500s on a datetime);
 - an execution started without a name gets a unique one (moto's ARN would end in ":None" and collide);
 - LOCAL_AWS_TIME_SCALE (read at each wait) shortens Wait states and Retry intervals; 1.0 is real time.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ import uuid
 from typing import Any
 
 import botocore.session
+from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
@@ -94,6 +96,23 @@ def _without_datetimes(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return _iso(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class _ResponsesJson:
+    """moto's Step Functions responses dump execution input/output with plain json, which fails on the
+    datetimes of the context object ($$.Execution.StartTime): serialise them as AWS does, ISO-8601."""
+
+    loads = staticmethod(json.loads)
+
+    @staticmethod
+    def dumps(value: Any, **kwargs: Any) -> str:
+        return json.dumps(value, default=_json_default, **kwargs)
+
+
 @functools.cache
 def _operation_model(service: str, snake_action: str):
     model = botocore.session.get_session().get_service_model(service)
@@ -141,6 +160,7 @@ def install(server) -> None:
     StateTaskService._normalise_response = _normalise_response
     WaitFunction._wait_interval = _wait_interval
     retrier_decl.time = _RetrierTime()
+    sfn_responses.json = _ResponsesJson
     if not getattr(StepFunctionsParserBackend.start_execution, "__wrapped__", None):
         StepFunctionsParserBackend.start_execution = _named_start_execution(StepFunctionsParserBackend.start_execution)
     # The interpreter logs each caught task failure with a dump of the whole state; the execution history

@@ -1,0 +1,108 @@
+"""Lambda through boto3: handlers really run, isolated, with the function's settings, as AWS reports them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zipfile
+
+import pytest
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, source in files.items():
+            archive.writestr(name, source)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lam(boto_client):
+    return boto_client("lambda")
+
+
+@pytest.fixture(scope="module")
+def role(boto_client) -> str:
+    iam = boto_client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    return iam.create_role(RoleName=f"lambda-{uuid.uuid4().hex[:6]}",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def create(lam, role, source: str, **kwargs) -> str:
+    name = f"fn-{uuid.uuid4().hex[:8]}"
+    files = {"handler.py": source, **kwargs.pop("extra_files", {})}
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+                        Code={"ZipFile": zipped(files)}, **kwargs)
+    return name
+
+
+def test_handler_writes_to_s3_through_boto3_with_its_environment(lam, role, boto_client):
+    s3 = boto_client("s3")
+    s3.create_bucket(Bucket="lambda-out")
+    name = create(lam, role, (
+        "import os, boto3\n"
+        "from helper import key_for\n"
+        "def lambda_handler(event, context):\n"
+        "    key = key_for(event['date'])\n"
+        "    boto3.client('s3').put_object(Bucket=os.environ['BUCKET'], Key=key, Body=b'x')\n"
+        "    print('wrote', key)\n"
+        "    return {'key': key, 'request': context.aws_request_id, 'memory': context.memory_limit_in_mb}\n"),
+        extra_files={"helper.py": "def key_for(d):\n    return f'raw/dt={d}/x'\n"},
+        Environment={"Variables": {"BUCKET": "lambda-out"}}, MemorySize=512)
+    response = lam.invoke(FunctionName=name, Payload=json.dumps({"date": "2021-12-01"}), LogType="Tail")
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    payload = json.loads(response["Payload"].read())
+    assert payload["key"] == "raw/dt=2021-12-01/x" and payload["memory"] == 512
+    assert s3.get_object(Bucket="lambda-out", Key="raw/dt=2021-12-01/x")["Body"].read() == b"x"
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "wrote raw/dt=2021-12-01/x" in log
+    assert log.startswith(f"START RequestId: {payload['request']}") and "REPORT RequestId" in log
+
+
+def test_raising_handler_gives_function_error(lam, role):
+    name = create(lam, role, "def lambda_handler(event, context):\n    raise ValueError('no date in event')\n")
+    response = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "no date in event"
+    assert any("handler.py" in frame and "lambda_handler" in frame for frame in error["stackTrace"])
+    assert not any("bootstrap" in frame for frame in error["stackTrace"])
+
+
+def test_timeout_is_enforced(lam, role):
+    name = create(lam, role, "import time\ndef lambda_handler(event, context):\n    time.sleep(30)\n", Timeout=1)
+    response = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    assert "Task timed out after 1.00 seconds" in json.loads(response["Payload"].read())["errorMessage"]
+
+
+def test_handler_state_does_not_leak_between_invocations(lam, role):
+    name = create(lam, role, "import sys\nCOUNT = []\ndef lambda_handler(event, context):\n"
+                             "    COUNT.append(1)\n    return {'count': len(COUNT), 'server': 'moto' in sys.modules}\n")
+    first = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    second = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert first == second == {"count": 1, "server": False}
+
+
+def test_aws_cli_lists_functions_and_state_machines(local_aws, lam, role, boto_client):
+    name = create(lam, role, "def lambda_handler(e, c):\n    return 1\n")
+    sfn = boto_client("stepfunctions")
+    machine = sfn.create_state_machine(name=f"cli-{uuid.uuid4().hex[:6]}", roleArn=role, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    aws = os.path.join(os.path.dirname(sys.executable), "aws")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    functions = subprocess.run([aws, "--endpoint-url", local_aws.endpoint_url, "lambda", "list-functions"],
+                               capture_output=True, text=True, env=env, timeout=120)
+    machines = subprocess.run([aws, "--endpoint-url", local_aws.endpoint_url, "stepfunctions",
+                               "list-state-machines"], capture_output=True, text=True, env=env, timeout=120)
+    assert functions.returncode == 0 and machines.returncode == 0, functions.stderr + machines.stderr
+    assert name in {f["FunctionName"] for f in json.loads(functions.stdout)["Functions"]}
+    assert machine in {m["stateMachineArn"] for m in json.loads(machines.stdout)["stateMachines"]}
