@@ -40,8 +40,9 @@ class Database:
                 self.connection.execute(ddl)
 
     def cursor(self) -> Connection:
-        cursor = self.connection.cursor()
-        cursor.execute("SET schema = 'public'")  # Redshift's default schema; unqualified names land there
+        with self.lock:  # the parent connection is shared by every thread: derive cursors one at a time
+            cursor = self.connection.cursor()
+            cursor.execute("SET schema = 'public'")  # Redshift's default schema; unqualified names land there
         return Connection(self, cursor)
 
     def close(self) -> None:
