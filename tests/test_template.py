@@ -1,0 +1,370 @@
+"""Static checks of infra/cloudformation.json: linters, security scan, ASL wiring and the architecture contract."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from template_utils import (
+    REPO_ROOT,
+    TEMPLATE_PATH,
+    as_list,
+    backticked_names,
+    iter_policy_statements,
+    iter_states,
+    load_template,
+    rendered_definition,
+    resources_of_type,
+    state_machines,
+    substitutions_used,
+)
+
+VENV_BIN = Path(sys.executable).parent
+CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
+MACHINES = sorted(state_machines())
+TASK_STATES = [
+    (machine, name)
+    for machine in MACHINES
+    for name, state in iter_states(state_machines()[machine]["Properties"]["Definition"]["States"])
+    if state["Type"] == "Task"
+]
+
+
+def run_tool(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+
+
+def definition(machine: str) -> dict:
+    return state_machines()[machine]["Properties"]["Definition"]
+
+
+def all_states(machine: str) -> dict[str, dict]:
+    return dict(iter_states(definition(machine)["States"]))
+
+
+# ---------------------------------------------------------------- linters and scanners
+
+
+def test_cfn_lint_is_clean():
+    result = run_tool([str(VENV_BIN / "cfn-lint"), str(TEMPLATE_PATH)])
+    assert result.returncode == 0, f"cfn-lint findings:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_statelint_accepts_each_definition(machine, tmp_path):
+    asl_file = tmp_path / f"{machine}.asl.json"
+    props = state_machines()[machine]["Properties"]
+    asl_file.write_text(json.dumps(rendered_definition(props["Definition"], props["DefinitionSubstitutions"])))
+    result = run_tool([str(VENV_BIN / "statelint"), str(asl_file)], timeout=60)
+    assert result.returncode == 0 and not result.stdout.strip(), f"statelint on {machine}:\n{result.stdout}"
+
+
+@pytest.fixture(scope="module")
+def checkov_report() -> dict:
+    if not CHECKOV.exists():
+        pytest.fail(f"checkov is missing at {CHECKOV}: `make venv` creates .venv-checkov")
+    # --skip-download: no guideline fetch from the vendor's API (this must run offline). Without --quiet the
+    # report also lists the skipped checks, so unused skips show up.
+    result = run_tool([str(CHECKOV), "-f", str(TEMPLATE_PATH), "--framework", "cloudformation",
+                       "--compact", "-o", "json", "--skip-download"])
+    assert result.stdout.strip(), f"checkov printed no report:\n{result.stderr}"
+    report = json.loads(result.stdout)
+    return report if isinstance(report, dict) else report[0]
+
+
+def test_checkov_reports_no_failed_check(checkov_report):
+    failed = [f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in checkov_report["results"]["failed_checks"]]
+    assert not failed, "checkov failures:\n" + "\n".join(failed)
+    assert checkov_report["summary"]["passed"] > 0
+    assert checkov_report["summary"]["parsing_errors"] == 0
+
+
+def test_checkov_skips_carry_a_reason(checkov_report):
+    skips = [(name, skip) for name, res in load_template()["Resources"].items()
+             for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    assert skips, "expected the justified skips in resource Metadata"
+    for name, skip in skips:
+        assert skip.get("id", "").startswith(("CKV_", "CKV2_")), f"{name}: malformed skip {skip}"
+        assert len(skip.get("comment", "").strip()) >= 20, f"{name}: skip {skip.get('id')} needs a real reason"
+    applied = {(c["resource"].split(".")[-1], c["check_id"]) for c in checkov_report["results"]["skipped_checks"]}
+    unused = {(name, skip["id"]) for name, skip in skips} - applied
+    assert not unused, f"skips that match no finding (remove them): {sorted(unused)}"
+
+
+def test_cfn_lint_ignores_carry_a_reason():
+    for name, res in load_template()["Resources"].items():
+        ignored = res.get("Metadata", {}).get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+        if ignored:
+            assert res["Metadata"].get("cfn-lint-reason", "").strip(), f"{name} ignores {ignored} without a reason"
+
+
+# ---------------------------------------------------------------- state machine wiring
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_definition_is_inline_with_substitutions(machine):
+    props = state_machines()[machine]["Properties"]
+    assert "DefinitionString" not in props and isinstance(props["Definition"], dict)
+    used = substitutions_used(props["Definition"])
+    provided = set(props.get("DefinitionSubstitutions", {}))
+    assert used - provided == set(), f"{machine}: no substitution for {sorted(used - provided)}"
+    assert provided - used == set(), f"{machine}: unused substitutions {sorted(provided - used)}"
+    assert props["RoleArn"] == {"Fn::GetAtt": ["StepFunctionsRole", "Arn"]}
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_next_names_an_existing_state(machine):
+    asl = definition(machine)
+    names = set(all_states(machine))
+    assert asl["StartAt"] in names
+    for name, state in all_states(machine).items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
+        for target in filter(None, targets):
+            assert target in names, f"{machine}.{name} -> missing state {target}"
+
+
+@pytest.mark.parametrize(("machine", "task"), TASK_STATES)
+def test_every_task_retries_transient_errors_and_catches_all(machine, task):
+    state = all_states(machine)[task]
+    assert state.get("Retry"), f"{machine}.{task} has no Retry"
+    for rule in state["Retry"]:
+        assert "States.ALL" not in rule["ErrorEquals"], f"{machine}.{task} retries States.ALL"
+        assert rule["IntervalSeconds"] >= 1 and rule["MaxAttempts"] >= 1 and rule["BackoffRate"] >= 1
+    catch_all = [c for c in state.get("Catch", []) if c["ErrorEquals"] == ["States.ALL"]]
+    assert catch_all, f"{machine}.{task} has no Catch on States.ALL"
+    target = all_states(machine)[catch_all[0]["Next"]]
+    assert target["Type"] == "Fail" and target.get("Error") and ("Cause" in target or "CausePath" in target)
+
+
+def test_run_glue_crawler_machine():
+    asl = definition("RunGlueCrawlerStateMachine")
+    states = asl["States"]
+    start = states["StartCrawler"]
+    assert start["Resource"] == "arn:aws:states:::aws-sdk:glue:startCrawler"
+    assert start["Parameters"] == {"Name.$": "$.Name"}
+    running = [c for c in start["Catch"] if c["ErrorEquals"] == ["Glue.CrawlerRunningException"]]
+    assert running and states[running[0]["Next"]]["Type"] == "Wait"
+    assert states["GetCrawler"]["Resource"] == "arn:aws:states:::aws-sdk:glue:getCrawler"
+    assert states["GetCrawler"]["ResultPath"] == "$.GetCrawler"
+    choice = json.dumps(states["CrawlerState"])
+    for value in ("RUNNING", "STOPPING", "FAILED", "CANCELLED"):
+        assert f'"{value}"' in choice
+    assert states["CrawlFailed"]["Type"] == "Fail" and states["CrawlFailed"]["Error"] == "CrawlFailed"
+    assert "${PollSeconds}" in json.dumps(asl)
+
+
+def test_redshift_query_machine():
+    asl = definition("RedshiftQueryStateMachine")
+    states = asl["States"]
+    router = next(s for s in states.values() if s["Type"] == "Choice" and "$.sqls" in json.dumps(s))
+    assert router["Choices"][0]["IsPresent"] is True
+    batch = states[router["Choices"][0]["Next"]]
+    single = states[router["Default"]]
+    assert batch["Resource"].endswith("redshiftdata:batchExecuteStatement")
+    assert batch["Parameters"]["Sqls.$"] == "$.sqls"
+    assert single["Resource"].endswith("redshiftdata:executeStatement")
+    assert single["Parameters"]["Sql.$"] == "$.sql"
+    for task in (batch, single):
+        assert {task["Parameters"][k] for k in ("ClusterIdentifier", "Database", "SecretArn")} == {
+            "${ClusterIdentifier}", "${Database}", "${SecretArn}"}
+    describe = states["DescribeStatement"]
+    assert describe["Resource"] == "arn:aws:states:::aws-sdk:redshiftdata:describeStatement"
+    status = {c["StringEquals"]: states[c["Next"]] for c in states["StatementStatus"]["Choices"]}
+    assert status["FAILED"]["Type"] == status["ABORTED"]["Type"] == "Fail"
+    assert status["FAILED"]["Error"] == status["ABORTED"]["Error"] == "RedshiftStatementFailed"
+    assert status["FAILED"]["CausePath"] == describe["ResultPath"] + ".Error"
+    # The sensor reads `Id` from the execution output: the finish state must output the DescribeStatement result.
+    finished = status["FINISHED"]
+    assert finished.get("End") or finished["Type"] == "Succeed"
+    assert finished.get("OutputPath") == describe["ResultPath"]
+    subs = state_machines()["RedshiftQueryStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert subs["ClusterIdentifier"] == {"Ref": "RedshiftCluster"}
+
+
+def test_data_pipeline_machine_order_and_inputs():
+    asl = definition("DataPipelineStateMachine")
+    states = asl["States"]
+    order, name = [], asl["StartAt"]
+    while states[name]["Type"] == "Task":
+        order.append(name)
+        name = states[name]["Next"]
+    assert states[name]["Type"] == "Succeed"
+    assert order == ["LoadRawSales", "CrawlRaw", "TransformSales", "CrawlProcessed", "RedshiftDDL",
+                     "RedshiftLoadDay", "RedshiftViews", "RedshiftUnload", "CrawlAggregated"]
+    assert states["LoadRawSales"]["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert states["LoadRawSales"]["Parameters"]["Payload"] == {"date.$": "$.date", "rows.$": "$.rows"}
+    assert states["TransformSales"]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
+    assert states["TransformSales"]["Parameters"]["Arguments"] == {"--run_date.$": "$.date"}
+    for step, crawler in (("CrawlRaw", "Raw"), ("CrawlProcessed", "Processed"), ("CrawlAggregated", "Aggregated")):
+        params = states[step]["Parameters"]
+        assert params["StateMachineArn"] == "${RunGlueCrawlerArn}"
+        assert params["Input"]["Name"] == "${%sCrawlerName}" % crawler
+    for step, key in (("RedshiftDDL", "ddl"), ("RedshiftLoadDay", "load"), ("RedshiftViews", "views"),
+                      ("RedshiftUnload", "unload")):
+        params = states[step]["Parameters"]
+        assert params["StateMachineArn"] == "${RedshiftQueryArn}"
+        assert params["Input"]["sqls.$"] == f"$.sql.{key}"
+    for step in order:
+        assert states[step]["Resource"].endswith(("startExecution.sync:2", "lambda:invoke", "startJobRun.sync"))
+        if "startExecution" in states[step]["Resource"]:
+            assert states[step]["Parameters"]["Input"]["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$"] == \
+                "$$.Execution.Id"
+        # $.date and $.sql must survive every step.
+        assert states[step]["ResultPath"] is None or states[step]["ResultPath"].startswith("$.results.")
+        assert states[f"{step}Failed"]["Error"] == f"{step}Failed"
+
+
+# ---------------------------------------------------------------- security properties
+
+
+def test_no_iam_statement_allows_everything():
+    for name, statement in iter_policy_statements():
+        if statement["Effect"] != "Allow":
+            continue
+        actions = as_list(statement.get("Action", []))
+        assert "*" not in actions and not any(a.endswith(":*") for a in actions), f"{name}: wildcard action {actions}"
+        if "*" in as_list(statement["Resource"]):
+            # A "*" resource is only acceptable for actions IAM cannot scope, and each such statement says why.
+            assert statement.get("Sid"), f"{name}: unexplained '*' resource for {actions}"
+
+
+def test_step_functions_role_reaches_only_the_project_resources():
+    statements = {s["Sid"]: s for name, s in iter_policy_statements() if name == "StepFunctionsRole"}
+    assert len(as_list(statements["Crawlers"]["Resource"])) == 3
+    assert "crawler/${ProjectName}-" in json.dumps(statements["Crawlers"]["Resource"])
+    assert "job/${ProjectName}-sales-processing" in json.dumps(statements["GlueJob"]["Resource"])
+    assert statements["RedshiftSecret"]["Resource"] == {"Ref": "RedshiftSecret"}
+    assert "StepFunctionsGetEventsForStepFunctionsExecutionRule" in json.dumps(statements["SyncIntegrationRule"])
+    polling = statements["RedshiftDataOwnStatements"]
+    assert polling["Resource"] == "*" and "statement-owner-iam-userid" in json.dumps(polling["Condition"])
+
+
+def test_security_groups_have_no_ingress_from_anywhere():
+    groups = resources_of_type("AWS::EC2::SecurityGroup")
+    assert groups
+    ingress_rules = [rule for g in groups.values() for rule in g["Properties"].get("SecurityGroupIngress", [])]
+    ingress_rules += [r["Properties"] for r in resources_of_type("AWS::EC2::SecurityGroupIngress").values()]
+    for rule in ingress_rules:
+        assert rule.get("CidrIp") not in ("0.0.0.0/0",) and rule.get("CidrIpv6") not in ("::/0",), rule
+        assert (rule["FromPort"], rule["ToPort"]) == (5439, 5439)
+
+
+def test_redshift_cluster_is_private_encrypted_and_uses_the_secret():
+    (cluster,) = resources_of_type("AWS::Redshift::Cluster").values()
+    props = cluster["Properties"]
+    assert props["Encrypted"] is True and props["PubliclyAccessible"] is False
+    assert props["ClusterIdentifier"] == {"Fn::Sub": "${ProjectName}-warehouse"}
+    assert "{{resolve:secretsmanager:" in props["MasterUserPassword"]["Fn::Sub"]
+    (params,) = resources_of_type("AWS::Redshift::ClusterParameterGroup").values()
+    assert {"ParameterName": "require_ssl", "ParameterValue": "true"} in params["Properties"]["Parameters"]
+    (attachment,) = resources_of_type("AWS::SecretsManager::SecretTargetAttachment").values()
+    assert attachment["Properties"]["TargetType"] == "AWS::Redshift::Cluster"
+
+
+def test_buckets_block_public_access_encrypt_and_require_tls():
+    buckets = resources_of_type("AWS::S3::Bucket")
+    assert set(buckets) == {"DataLakeBucket", "AthenaResultsBucket"}
+    policies = {p["Properties"]["Bucket"]["Ref"]: p for p in resources_of_type("AWS::S3::BucketPolicy").values()}
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        block = props["PublicAccessBlockConfiguration"]
+        assert len(block) == 4 and all(block.values()), name
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        denies = [s for s in policies[name]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies), name
+    assert buckets["DataLakeBucket"]["Properties"]["VersioningConfiguration"]["Status"] == "Enabled"
+
+
+def test_glue_job_matches_the_contract():
+    (job,) = resources_of_type("AWS::Glue::Job").values()
+    props = job["Properties"]
+    assert props["ExecutionProperty"]["MaxConcurrentRuns"] == 1
+    assert props["Command"] == {"Name": "glueetl", "PythonVersion": "3",
+                                "ScriptLocation": {"Fn::Sub": "s3://${ArtifactBucket}/${GlueScriptKey}"}}
+    args = props["DefaultArguments"]
+    assert "--run_date" not in args and args["--job-bookmark-option"] == "job-bookmark-disable"
+    for key, prefix in (("--raw_path", "raw/sales/"), ("--processed_path", "processed/sales/"),
+                        ("--rejected_path", "rejected/sales/"), ("--manifest_path", "manifests/sales/")):
+        assert args[key] == {"Fn::Sub": f"s3://${{DataLakeBucket}}/{prefix}"}
+
+
+def test_crawlers_match_the_contract():
+    crawlers = {c["Properties"]["TablePrefix"]: c["Properties"]
+                for c in resources_of_type("AWS::Glue::Crawler").values()}
+    expected = {"raw_": "raw/sales/", "processed_": "processed/sales/",
+                "aggregated_": "aggregated/daily_sales_revenue/"}
+    assert set(crawlers) == set(expected)
+    for prefix, path in expected.items():
+        props = crawlers[prefix]
+        assert props["Targets"]["S3Targets"] == [{"Path": {"Fn::Sub": f"s3://${{DataLakeBucket}}/{path}"}}]
+        assert props["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
+
+
+def test_lake_formation_replaces_the_console_steps():
+    (settings,) = resources_of_type("AWS::LakeFormation::DataLakeSettings").values()
+    assert settings["Properties"]["CreateDatabaseDefaultPermissions"] == []
+    assert settings["Properties"]["CreateTableDefaultPermissions"] == []
+    grants = {(json.dumps(g["Properties"]["Principal"]), tuple(sorted(g["Properties"]["Permissions"])))
+              for g in resources_of_type("AWS::LakeFormation::PrincipalPermissions").values()}
+    glue = '{"DataLakePrincipalIdentifier": {"Fn::GetAtt": ["%s", "Arn"]}}'
+    assert (glue % "GlueRole", ("ALTER", "CREATE_TABLE", "DESCRIBE", "DROP")) in grants
+    assert (glue % "GlueRole", ("DATA_LOCATION_ACCESS",)) in grants
+    assert (glue % "RedshiftRole", ("DESCRIBE", "SELECT")) in grants
+    assert ('{"DataLakePrincipalIdentifier": {"Ref": "AnalystPrincipalArn"}}', ("DESCRIBE", "SELECT")) in grants
+    (tag,) = resources_of_type("AWS::LakeFormation::Tag").values()
+    assert tag["Properties"]["TagKey"] == "Classification"
+    assert resources_of_type("AWS::LakeFormation::TagAssociation")
+    assert resources_of_type("AWS::LakeFormation::Resource")
+
+
+def test_athena_workgroup_enforces_its_result_location():
+    (workgroup,) = resources_of_type("AWS::Athena::WorkGroup").values()
+    config = workgroup["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["Properties"]["Name"] == {"Fn::Sub": "${ProjectName}-analytics"}
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${AthenaResultsBucket}/results/"}
+
+
+# ---------------------------------------------------------------- the contract
+
+
+def test_every_contract_output_exists():
+    expected = [name for name in backticked_names("Stack outputs") if re.fullmatch(r"[A-Z][A-Za-z]+", name)]
+    assert len(expected) >= 17, "could not read the output list from docs/architecture.md"
+    missing = set(expected) - set(load_template()["Outputs"])
+    assert not missing, f"outputs missing from the template: {sorted(missing)}"
+
+
+def test_contract_parameters_and_defaults():
+    params = load_template()["Parameters"]
+    defaults = {"ProjectName": "salespipe", "GlueScriptKey": "artifacts/glue/sales_job.py",
+                "LoaderCodeKey": "artifacts/lambda/loader.zip", "GlueDatabaseName": "sales", "GlueWorkerType": "G.1X",
+                "GlueNumberOfWorkers": 2, "GlueJobTimeoutMinutes": 30, "LoaderRowsPerDay": 10000,
+                "RedshiftNodeType": "ra3.large", "RedshiftDatabaseName": "dev", "RedshiftMasterUsername": "admin",
+                "PollSeconds": 10}
+    for name, default in defaults.items():
+        assert params[name]["Default"] == default, name
+    for name in ("ArtifactBucket", "AnalystPrincipalArn", "VpcCidr", "SubnetACidr", "SubnetBCidr"):
+        assert name in params
+
+
+def test_resource_names_follow_the_contract():
+    names = {
+        "AWS::S3::Bucket": {"${ProjectName}-${AWS::AccountId}-${AWS::Region}-datalake",
+                            "${ProjectName}-${AWS::AccountId}-${AWS::Region}-athena"},
+        "AWS::Glue::Crawler": {f"${{ProjectName}}-{s}-sales-crawler" for s in ("raw", "processed", "aggregated")},
+        "AWS::Glue::Job": {"${ProjectName}-sales-processing"},
+        "AWS::Lambda::Function": {"${ProjectName}-loader"},
+        "AWS::StepFunctions::StateMachine": {f"${{ProjectName}}-{m}"
+                                             for m in ("RunGlueCrawler", "RedshiftQuery", "DataPipeline")},
+    }
+    name_key = {"AWS::S3::Bucket": "BucketName", "AWS::StepFunctions::StateMachine": "StateMachineName"}
+    for resource_type, expected in names.items():
+        found = {r["Properties"][name_key.get(resource_type, "Name" if "Glue" in resource_type else "FunctionName")]
+                 ["Fn::Sub"] for r in resources_of_type(resource_type).values()}
+        assert found == expected, resource_type
