@@ -266,6 +266,26 @@ class GlueJob(LocalResource, CloudFormationModel):
             backend.delete_job(name)
 
 
+class GlueSecurityConfiguration(LocalResource, CloudFormationModel):
+    TYPE = "AWS::Glue::SecurityConfiguration"
+    NAME_PROPERTY = "Name"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        backend = glue_backends[account_id][region]
+        if name in getattr(backend, "security_configurations", {}):
+            backend.delete_security_configuration(name)
+        backend.create_security_configuration(name, props.get("EncryptionConfiguration", {}))
+        return cls(name)
+
+    @classmethod
+    def delete(cls, name, props, account_id, region):
+        try:
+            glue_backends[account_id][region].delete_security_configuration(name)
+        except Exception:  # already gone
+            pass
+
+
 class AthenaWorkGroup(LocalResource, CloudFormationModel):
     TYPE = "AWS::Athena::WorkGroup"
     NAME_PROPERTY = "Name"

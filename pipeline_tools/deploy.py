@@ -1,0 +1,151 @@
+"""Deploy the pipeline: package and upload the artefacts, then create or update the CloudFormation stack.
+
+Works against AWS (credentials from the environment) and against the local AWS (--endpoint-url):
+
+    python -m pipeline_tools.deploy --endpoint-url http://127.0.0.1:4566 --output-json outputs.json
+
+The stack outputs it prints are what the DAGs read from the `sales_pipeline` Airflow Variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError, WaiterError
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "infra" / "cloudformation.json"
+GLUE_SCRIPT = REPO / "include" / "glue" / "sales_job.py"
+LOADER_DIR = REPO / "include" / "loader"
+GLUE_SCRIPT_KEY = "artifacts/glue/sales_job.py"
+LOADER_KEY = "artifacts/lambda/loader.zip"
+# Settings for the local AWS: short polls, the local account's analyst and admin roles.
+LOCAL_PARAMETERS = {
+    "PollSeconds": "1",
+    "AnalystPrincipalArn": "arn:aws:iam::123456789012:role/analyst",
+    "LakeFormationAdminArn": "arn:aws:iam::123456789012:role/deployer",
+}
+
+
+class DeployError(RuntimeError):
+    """The stack did not reach a complete state; the message names the failing resources and why."""
+
+
+def package_loader(loader_dir: Path = LOADER_DIR) -> bytes:
+    """The loader Lambda's zip: its Python modules at the root, as the handler `handler.lambda_handler` needs.
+    Entries carry a fixed timestamp, so the same code always gives the same bytes (and the same hash)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(loader_dir.glob("*.py")):
+            info = zipfile.ZipInfo(path.name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def upload_artifacts(s3, bucket: str, region: str = "us-east-1") -> dict[str, str]:
+    """Create the artefact bucket when missing and upload the Glue script and the loader package."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **kwargs)
+    s3.put_object(Bucket=bucket, Key=GLUE_SCRIPT_KEY, Body=GLUE_SCRIPT.read_bytes())
+    s3.put_object(Bucket=bucket, Key=LOADER_KEY, Body=package_loader())
+    return {"GlueScriptKey": GLUE_SCRIPT_KEY, "LoaderCodeKey": LOADER_KEY}
+
+
+def _failure_reasons(cfn, stack_name: str) -> str:
+    events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+    reasons = [f"{e.get('LogicalResourceId', '')}: {e['ResourceStatusReason']}" for e in events
+               if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")]
+    return "; ".join(reasons) or "no reason reported"
+
+
+def deploy_stack(cfn, stack_name: str, parameters: dict[str, str], template: Path = TEMPLATE) -> dict[str, str]:
+    """Create the stack, or update it when it exists; wait; return its outputs."""
+    body = template.read_text()
+    params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()]
+    capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+    try:
+        status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    except ClientError:
+        status = None
+    if status == "ROLLBACK_COMPLETE":  # a failed first create cannot be updated, as on AWS
+        cfn.delete_stack(StackName=stack_name)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name)
+        status = None
+    try:
+        if status is None:
+            cfn.create_stack(StackName=stack_name, TemplateBody=body, Parameters=params, Capabilities=capabilities)
+            cfn.get_waiter("stack_create_complete").wait(StackName=stack_name,
+                                                         WaiterConfig={"Delay": 1, "MaxAttempts": 3600})
+        else:
+            try:
+                cfn.update_stack(StackName=stack_name, TemplateBody=body, Parameters=params,
+                                 Capabilities=capabilities)
+            except ClientError as error:
+                if "No updates are to be performed" not in str(error):
+                    raise
+            else:
+                cfn.get_waiter("stack_update_complete").wait(StackName=stack_name,
+                                                             WaiterConfig={"Delay": 1, "MaxAttempts": 3600})
+    except WaiterError as error:
+        raise DeployError(f"stack {stack_name} failed: {_failure_reasons(cfn, stack_name)}") from error
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
+        raise DeployError(f"stack {stack_name} is {stack['StackStatus']}: {_failure_reasons(cfn, stack_name)}")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def deploy(session: boto3.session.Session, endpoint_url: str | None, stack_name: str, artifact_bucket: str,
+           parameters: dict[str, str] | None = None) -> dict[str, str]:
+    region = session.region_name or "us-east-1"
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    cfn = session.client("cloudformation", endpoint_url=endpoint_url)
+    keys = upload_artifacts(s3, artifact_bucket, region)
+    return deploy_stack(cfn, stack_name, {"ArtifactBucket": artifact_bucket, **keys, **(parameters or {})})
+
+
+def deploy_local(endpoint_url: str, repo: Path = REPO, stack_name: str = "salespipe",
+                 parameters: dict[str, str] | None = None) -> dict[str, str]:
+    """Deploy to the local AWS with its settings; `parameters` override them (e.g. another ProjectName)."""
+    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
+                                    region_name="us-east-1")
+    return deploy(session, endpoint_url, stack_name, f"{stack_name}-artifacts",
+                  {**LOCAL_PARAMETERS, **(parameters or {})})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint-url", help="the local AWS; omit for AWS itself")
+    parser.add_argument("--stack-name", default="salespipe")
+    parser.add_argument("--artifact-bucket", help="default: <stack-name>-artifacts (created when missing)")
+    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--output-json", type=Path, help="also write the outputs here")
+    args = parser.parse_args(argv)
+    overrides = dict(p.split("=", 1) for p in args.parameter)
+    try:
+        if args.endpoint_url:
+            outputs = deploy_local(args.endpoint_url, REPO, args.stack_name, overrides)
+        else:
+            outputs = deploy(boto3.session.Session(), None, args.stack_name,
+                             args.artifact_bucket or f"{args.stack_name}-artifacts", overrides)
+    except DeployError as error:
+        print(f"deploy failed: {error}", file=sys.stderr)
+        return 1
+    text = json.dumps(outputs, indent=2, sort_keys=True)
+    if args.output_json:
+        args.output_json.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
