@@ -156,6 +156,8 @@ class QueryExecutions:
         self._lock = threading.Lock()
         self._queue: queue.Queue[QueryExecution] = queue.Queue()
         self._workers: list[threading.Thread] = []
+        self._finished_count = 0  # queries ended so far, to skip saves when nothing changed
+        self._saved_count = -1
 
     def _ensure_workers(self) -> None:
         # Daemon threads: a query still running when the server exits must not hold the process.
@@ -205,8 +207,13 @@ class QueryExecutions:
         return sorted(found, key=lambda e: e.submitted, reverse=True)
 
     def save(self, path: Path) -> None:
-        """Persist the history (newest ``_KEPT`` finished queries, with their results) for the next start."""
+        """Persist the history (newest ``_KEPT`` finished queries, with their results) for the next start.
+
+        Called periodically by the server: nothing is written when no query finished since the last save."""
         with self._lock:
+            if self._finished_count == self._saved_count and path.exists():
+                return
+            self._saved_count = self._finished_count
             finished = [e for e in self._executions.values() if e.state not in ACTIVE_STATES]
         finished = sorted(finished, key=lambda e: e.submitted)[-_KEPT:]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,6 +239,7 @@ class QueryExecutions:
             execution.run.interrupt()
 
     def _finish(self, execution: QueryExecution, state: str, reason: str | None = None) -> None:
+        self._finished_count += 1
         execution.state = state
         execution.state_change_reason = reason
         execution.completed = time.time()

@@ -207,8 +207,8 @@ def _state_file(server) -> Path | None:
 
 
 def save_state(server) -> None:
-    """Runs still going when the local AWS stops are ended (STOPPED, with a reason); the history is persisted."""
-    _stop_all(reason="the local AWS stopped during the run")
+    """Persist the run history (the server also calls this periodically, so running jobs are left alone; a run
+    still active in the saved state loads as FAILED, since its process died with the server)."""
     path = _state_file(server)
     if path is None:
         return
