@@ -184,15 +184,15 @@ def batch_stop_job_run(self: GlueResponse) -> str:
 _ACTIONS = (start_job_run, get_job_run, get_job_runs, batch_stop_job_run)
 
 
-def _stop_all(reason: str | None = None) -> None:
-    """Never leave a Spark process behind when the local AWS stops or exits."""
+def _stop_all() -> None:
+    """Never leave a Spark process behind when the process hosting the local AWS exits."""
     with _LOCK:
         live = [r for runs in _RUNS.values() for r in runs if r.state in ACTIVE_STATES]
     for run in live:
         runner.stop(run)
         if run.process is not None:
             runner.kill_process_group(run.process)
-        run.set_state("STOPPED", reason)
+        run.set_state("STOPPED")
 
 
 _SAVED_FIELDS = (
