@@ -23,6 +23,9 @@ from template_utils import (
     substitutions_used,
 )
 
+# One xdist worker runs the whole module, so the checkov scan (a few seconds) happens once.
+pytestmark = pytest.mark.xdist_group("template")
+
 VENV_BIN = Path(sys.executable).parent
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 MACHINES = sorted(state_machines())
@@ -93,13 +96,6 @@ def test_checkov_skips_carry_a_reason(checkov_report):
     applied = {(c["resource"].split(".")[-1], c["check_id"]) for c in checkov_report["results"]["skipped_checks"]}
     unused = {(name, skip["id"]) for name, skip in skips} - applied
     assert not unused, f"skips that match no finding (remove them): {sorted(unused)}"
-
-
-def test_cfn_lint_ignores_carry_a_reason():
-    for name, res in load_template()["Resources"].items():
-        ignored = res.get("Metadata", {}).get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
-        if ignored:
-            assert res["Metadata"].get("cfn-lint-reason", "").strip(), f"{name} ignores {ignored} without a reason"
 
 
 # ---------------------------------------------------------------- state machine wiring
