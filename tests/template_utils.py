@@ -41,31 +41,57 @@ def substitutions_used(definition: dict) -> set[str]:
     return set(SUBSTITUTION.findall(json.dumps(definition)))
 
 
-def plausible_value(name: str) -> str:
-    """A value of the right shape for a DefinitionSubstitutions key, judged by its name."""
-    lowered = name.lower()
-    if "seconds" in lowered:
-        return "10"
-    if "statemachine" in lowered:
-        return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:salespipe-{name}"
-    if "function" in lowered or "lambda" in lowered or "loader" in lowered:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:salespipe-loader"
-    if "secret" in lowered:
-        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:salespipe/redshift-AbCdEf"
-    if lowered.endswith("arn"):
-        return f"arn:aws:iam::{ACCOUNT}:role/salespipe-{name}"
-    return f"salespipe-{name}"
+# The ARN of a resource of these types, for a logical id.
+ARN_SHAPES = {
+    "AWS::StepFunctions::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:salespipe-{{}}",
+    "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:salespipe-{{}}",
+    "AWS::SecretsManager::Secret": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:salespipe/{{}}-AbCdEf",
+    "AWS::SecretsManager::SecretTargetAttachment":
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:salespipe/{{}}-AbCdEf",
+    "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/salespipe-{{}}",
+}
+# What Ref returns: an ARN for these types, a plain name for the others listed.
+REF_IS_ARN = {"AWS::StepFunctions::StateMachine", "AWS::SecretsManager::Secret",
+              "AWS::SecretsManager::SecretTargetAttachment"}
+REF_IS_NAME = {"AWS::Glue::Crawler", "AWS::Glue::Job", "AWS::Glue::Database", "AWS::Redshift::Cluster",
+               "AWS::Athena::WorkGroup", "AWS::S3::Bucket", "AWS::Lambda::Function", "AWS::IAM::Role"}
+
+
+def plausible_value(expression) -> str:
+    """A value of the shape CloudFormation would substitute for one DefinitionSubstitutions entry.
+
+    Judged from what the entry points at (a parameter's default, a resource's Ref or Arn), so a substitution
+    the tests cannot model fails loudly instead of being linted as an arbitrary string.
+    """
+    template = load_template()
+    if isinstance(expression, (str, int, float)):
+        return str(expression)
+    if "Ref" in expression:
+        target, attribute = expression["Ref"], None
+    elif "Fn::GetAtt" in expression:
+        target, attribute = expression["Fn::GetAtt"]
+    else:
+        raise AssertionError(f"cannot model the substitution {expression}: use Ref or Fn::GetAtt")
+    if target in template["Parameters"]:
+        parameter = template["Parameters"][target]
+        return str(parameter.get("Default", "1" if parameter["Type"] == "Number" else f"salespipe-{target}"))
+    resource_type = template["Resources"][target]["Type"]
+    if (attribute == "Arn" and resource_type in ARN_SHAPES) or (attribute is None and resource_type in REF_IS_ARN):
+        return ARN_SHAPES[resource_type].format(target)
+    if attribute is None and resource_type in REF_IS_NAME:
+        return f"salespipe-{target}"
+    raise AssertionError(f"cannot model the substitution {expression} ({resource_type})")
 
 
 def rendered_definition(definition: dict, substitutions: dict) -> dict:
     """The Definition as Step Functions would receive it, each `${Var}` replaced by a plausible value.
 
-    Substitutions are replaced inside JSON strings, as CloudFormation does; a number-like value stays a string
-    unless the whole JSON string was the placeholder and the key is numeric (the ASL must convert it itself).
+    CloudFormation replaces substitutions inside JSON strings, so every value lands in a string; the ASL must
+    convert number-like values itself (e.g. States.StringToJson for PollSeconds).
     """
     text = json.dumps(definition)
-    for name in substitutions:
-        text = text.replace("${" + name + "}", plausible_value(name))
+    for name, expression in substitutions.items():
+        text = text.replace("${" + name + "}", json.dumps(plausible_value(expression))[1:-1])
     return json.loads(text)
 
 
