@@ -240,6 +240,58 @@ def test_step_functions_role_reaches_only_the_project_resources():
     assert polling["Resource"] == "*" and "statement-owner-iam-userid" in json.dumps(polling["Condition"])
 
 
+# What the machine's role needs for each optimised integration (Step Functions docs, "IAM policies for
+# integrated services"); an aws-sdk integration needs exactly the API it calls.
+INTEGRATION_ACTIONS = {
+    "arn:aws:states:::lambda:invoke": {"lambda:InvokeFunction"},
+    "arn:aws:states:::glue:startJobRun.sync": {
+        "glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"},
+    "arn:aws:states:::states:startExecution.sync:2": {
+        "states:StartExecution", "states:DescribeExecution", "states:StopExecution",
+        "events:PutTargets", "events:PutRule", "events:DescribeRule"},
+}
+SDK_IAM_PREFIX = {"glue": "glue", "redshiftdata": "redshift-data"}
+
+
+def actions_needed_by(task: dict) -> set[str]:
+    resource = task["Resource"]
+    if resource in INTEGRATION_ACTIONS:
+        return INTEGRATION_ACTIONS[resource]
+    match = re.fullmatch(r"arn:aws:states:::aws-sdk:(\w+):(\w+)", resource)
+    assert match and match.group(1) in SDK_IAM_PREFIX, f"no IAM mapping for {resource}: extend INTEGRATION_ACTIONS"
+    service, api = match.groups()
+    needed = {f"{SDK_IAM_PREFIX[service]}:{api[0].upper()}{api[1:]}"}
+    if "SecretArn" in task.get("Parameters", {}):
+        needed.add("secretsmanager:GetSecretValue")
+    return needed
+
+
+def test_step_functions_role_allows_every_call_the_machines_make():
+    allowed = {action for name, statement in iter_policy_statements()
+               if name == "StepFunctionsRole" and statement["Effect"] == "Allow"
+               for action in as_list(statement["Action"])}
+    for machine, task in TASK_STATES:
+        missing = actions_needed_by(all_states(machine)[task]) - allowed
+        assert not missing, f"{machine}.{task} calls {sorted(missing)}, which StepFunctionsRole does not allow"
+
+
+def test_step_functions_role_arns_name_the_stack_resources():
+    """The role builds ARNs from names with Sub (no dependency cycle); they must match the resources' names."""
+    role = json.dumps(load_template()["Resources"]["StepFunctionsRole"]["Properties"]["Policies"])
+    for crawler in resources_of_type("AWS::Glue::Crawler").values():
+        assert f"crawler/{crawler['Properties']['Name']['Fn::Sub']}\"" in role, crawler["Properties"]["Name"]
+    for job in resources_of_type("AWS::Glue::Job").values():
+        assert f"job/{job['Properties']['Name']['Fn::Sub']}\"" in role, job["Properties"]["Name"]
+    (cluster,) = resources_of_type("AWS::Redshift::Cluster").values()
+    assert f"cluster:{cluster['Properties']['ClusterIdentifier']['Fn::Sub']}\"" in role
+    machines = state_machines()
+    for child in ("RunGlueCrawlerStateMachine", "RedshiftQueryStateMachine"):
+        name = machines[child]["Properties"]["StateMachineName"]["Fn::Sub"]
+        assert f"stateMachine:{name}\"" in role and f"execution:{name}:*\"" in role, child
+    # The parent machine starts no execution of itself.
+    assert machines["DataPipelineStateMachine"]["Properties"]["StateMachineName"]["Fn::Sub"] + "\"" not in role
+
+
 def test_security_groups_have_no_ingress_from_anywhere():
     groups = resources_of_type("AWS::EC2::SecurityGroup")
     assert groups
@@ -345,8 +397,11 @@ def test_contract_parameters_and_defaults():
                 "PollSeconds": 10}
     for name, default in defaults.items():
         assert params[name]["Default"] == default, name
-    for name in ("ArtifactBucket", "AnalystPrincipalArn", "VpcCidr", "SubnetACidr", "SubnetBCidr"):
+    for name in ("ArtifactBucket", "AnalystPrincipalArn", "LakeFormationAdminArn", "VpcCidr", "SubnetACidr",
+                 "SubnetBCidr"):
         assert name in params
+    documented = set(backticked_names("Stack parameters"))
+    assert set(params) <= documented, f"parameters missing from docs/architecture.md: {set(params) - documented}"
 
 
 def test_resource_names_follow_the_contract():
