@@ -1,0 +1,178 @@
+"""Lake Formation through boto3: settings, grants, LF-tags as AWS answers them, and state across a restart."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from local_aws.server import HEALTH_PATH, free_port
+
+ANALYST = "arn:aws:iam::123456789012:role/analyst"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def glue_db(boto_client):
+    name = unique("lfdb")
+    glue = boto_client("glue")
+    glue.create_database(DatabaseInput={"Name": name})
+    glue.create_table(DatabaseName=name, TableInput={"Name": "sales", "StorageDescriptor": {
+        "Columns": [{"Name": "price", "Type": "double"}], "Location": "s3://lake/sales/"}})
+    return name
+
+
+def permissions_of(lf, principal: str, resource: dict) -> list[dict]:
+    return lf.list_permissions(Principal={"DataLakePrincipalIdentifier": principal},
+                               Resource=resource)["PrincipalResourcePermissions"]
+
+
+def test_settings_round_trip(boto_client):
+    lf = boto_client("lakeformation")
+    admin = "arn:aws:iam::123456789012:role/lf-admin"
+    lf.put_data_lake_settings(DataLakeSettings={"DataLakeAdmins": [{"DataLakePrincipalIdentifier": admin}],
+                                                "CreateDatabaseDefaultPermissions": [],
+                                                "CreateTableDefaultPermissions": []})
+    settings = lf.get_data_lake_settings()["DataLakeSettings"]
+    assert settings["DataLakeAdmins"] == [{"DataLakePrincipalIdentifier": admin}]
+    assert settings["CreateTableDefaultPermissions"] == []
+
+
+def test_grant_list_and_revoke_on_a_table(boto_client, glue_db):
+    lf = boto_client("lakeformation")
+    resource = {"Table": {"DatabaseName": glue_db, "Name": "sales"}}
+    lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ANALYST}, Resource=resource,
+                         Permissions=["SELECT", "DESCRIBE"])
+    granted = permissions_of(lf, ANALYST, resource)
+    assert len(granted) == 1 and sorted(granted[0]["Permissions"]) == ["DESCRIBE", "SELECT"]
+
+    lf.revoke_permissions(Principal={"DataLakePrincipalIdentifier": ANALYST}, Resource=resource,
+                          Permissions=["SELECT"])
+    assert [p["Permissions"] for p in permissions_of(lf, ANALYST, resource)] == [["DESCRIBE"]]
+    lf.revoke_permissions(Principal={"DataLakePrincipalIdentifier": ANALYST}, Resource=resource,
+                          Permissions=["DESCRIBE"])
+    assert permissions_of(lf, ANALYST, resource) == []
+
+
+def test_grant_on_missing_catalog_objects_is_entity_not_found(boto_client, glue_db):
+    lf = boto_client("lakeformation")
+    principal = {"DataLakePrincipalIdentifier": ANALYST}
+    with pytest.raises(ClientError) as missing_db:
+        lf.grant_permissions(Principal=principal, Resource={"Database": {"Name": unique("nodb")}},
+                             Permissions=["DESCRIBE"])
+    assert missing_db.value.response["Error"]["Code"] == "EntityNotFoundException"
+    with pytest.raises(ClientError) as missing_table:
+        lf.grant_permissions(Principal=principal, Resource={"Table": {"DatabaseName": glue_db, "Name": "nope"}},
+                             Permissions=["SELECT"])
+    assert missing_table.value.response["Error"]["Code"] == "EntityNotFoundException"
+    assert "nope" in missing_table.value.response["Error"]["Message"]
+    # A table wildcard needs only the database.
+    lf.grant_permissions(Principal=principal, Resource={"Table": {"DatabaseName": glue_db, "TableWildcard": {}}},
+                         Permissions=["SELECT"])
+
+
+def test_lf_tags_define_assign_and_read(boto_client, glue_db):
+    lf = boto_client("lakeformation")
+    key = unique("classification")
+    lf.create_lf_tag(TagKey=key, TagValues=["public", "internal"])
+    with pytest.raises(ClientError) as duplicate:
+        lf.create_lf_tag(TagKey=key, TagValues=["x"])
+    assert duplicate.value.response["Error"]["Code"] == "AlreadyExistsException"
+    assert any(t["TagKey"] == key and sorted(t["TagValues"]) == ["internal", "public"]
+               for t in lf.list_lf_tags()["LFTags"])
+
+    database = {"Database": {"Name": glue_db}}
+    # Untagged: empty answer (moto returned 500).
+    assert "LFTagOnDatabase" not in lf.get_resource_lf_tags(Resource=database)
+
+    assert lf.add_lf_tags_to_resource(Resource=database, LFTags=[{"TagKey": key, "TagValues": ["internal"]}]
+                                      )["Failures"] == []
+    # Re-assigning the key replaces its value instead of adding a second one.
+    lf.add_lf_tags_to_resource(Resource=database, LFTags=[{"TagKey": key, "TagValues": ["public"]}])
+    tags = lf.get_resource_lf_tags(Resource=database)["LFTagOnDatabase"]
+    assert [(t["TagKey"], t["TagValues"]) for t in tags] == [(key, ["public"])]
+
+    failures = lf.add_lf_tags_to_resource(Resource=database, LFTags=[{"TagKey": key, "TagValues": ["secret"]}]
+                                          )["Failures"]
+    assert failures and failures[0]["Error"]["ErrorCode"] == "InvalidInputException"
+    failures = lf.add_lf_tags_to_resource(Resource=database, LFTags=[{"TagKey": unique("nokey"),
+                                                                      "TagValues": ["a"]}])["Failures"]
+    assert failures and failures[0]["Error"]["ErrorCode"] == "EntityNotFoundException"
+
+    lf.remove_lf_tags_from_resource(Resource=database, LFTags=[{"TagKey": key, "TagValues": ["public"]}])
+    assert "LFTagOnDatabase" not in lf.get_resource_lf_tags(Resource=database)
+    lf.delete_lf_tag(TagKey=key)
+    with pytest.raises(ClientError) as gone:
+        lf.get_lf_tag(TagKey=key)
+    assert gone.value.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+def test_aws_cli_lists_permissions(local_aws, boto_client, glue_db):
+    boto_client("lakeformation").grant_permissions(
+        Principal={"DataLakePrincipalIdentifier": ANALYST}, Resource={"Database": {"Name": glue_db}},
+        Permissions=["DESCRIBE"])
+    result = subprocess.run([sys.executable, "-m", "awscli", "--endpoint-url", local_aws.endpoint_url,
+                             "--region", "us-east-1", "lakeformation", "list-permissions", "--resource",
+                             f'{{"Database": {{"Name": "{glue_db}"}}}}', "--output", "json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert ANALYST in result.stdout and glue_db in result.stdout
+
+
+def _serve(state_dir, port):
+    proc = subprocess.Popen([sys.executable, "-m", "local_aws", "serve", "--port", str(port),
+                             "--state-dir", str(state_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited: {proc.stdout.read()}")
+        try:
+            if requests.get(url + HEALTH_PATH, timeout=1).ok:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail("server not healthy within 60 s")
+
+
+def _stop(proc) -> None:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+
+
+def test_settings_grants_and_tags_survive_a_restart(tmp_path):
+    state, port = tmp_path / "state", free_port()
+    resource = {"DataLocation": {"ResourceArn": "arn:aws:s3:::lake-lf/raw"}}
+    proc, url = _serve(state, port)
+    try:
+        lf = boto3.client("lakeformation", endpoint_url=url, region_name="us-east-1")
+        lf.put_data_lake_settings(DataLakeSettings={"DataLakeAdmins": [{"DataLakePrincipalIdentifier": ANALYST}]})
+        lf.register_resource(ResourceArn="arn:aws:s3:::lake-lf/raw", RoleArn=ANALYST)
+        lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ANALYST}, Resource=resource,
+                             Permissions=["DATA_LOCATION_ACCESS"])
+        lf.create_lf_tag(TagKey="tier", TagValues=["gold"])
+    finally:
+        _stop(proc)
+    proc, url = _serve(state, port)
+    try:
+        lf = boto3.client("lakeformation", endpoint_url=url, region_name="us-east-1")
+        assert lf.get_data_lake_settings()["DataLakeSettings"]["DataLakeAdmins"] == [
+            {"DataLakePrincipalIdentifier": ANALYST}]
+        assert [r["ResourceArn"] for r in lf.list_resources()["ResourceInfoList"]] == ["arn:aws:s3:::lake-lf/raw"]
+        assert [p["Permissions"] for p in permissions_of(lf, ANALYST, resource)] == [["DATA_LOCATION_ACCESS"]]
+        assert lf.get_lf_tag(TagKey="tier")["TagValues"] == ["gold"]
+    finally:
+        _stop(proc)
