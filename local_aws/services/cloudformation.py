@@ -97,15 +97,15 @@ class LocalResource:
 
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
-        cls.delete(resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+        cls.remove(resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
 
     @classmethod
     def create(cls, name: str, props: dict, account_id: str, region: str) -> LocalResource:
         raise NotImplementedError
 
     @classmethod
-    def delete(cls, name: str, props: dict, account_id: str, region: str) -> None:
-        """Deleting is best effort: most of these only record configuration."""
+    def remove(cls, name: str, props: dict, account_id: str, region: str) -> None:
+        """Delete by physical id (`props` are the template's, unresolved). Grants and settings stay recorded."""
 
 
 class BucketPolicy(LocalResource, CloudFormationModel):
@@ -118,8 +118,8 @@ class BucketPolicy(LocalResource, CloudFormationModel):
         return cls(bucket)
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
-        s3_backends[account_id]["aws"].delete_bucket_policy(props["Bucket"])
+    def remove(cls, name, props, account_id, region):
+        s3_backends[account_id]["aws"].delete_bucket_policy(name)
 
 
 class Secret(LocalResource, CloudFormationModel):
@@ -150,7 +150,7 @@ class Secret(LocalResource, CloudFormationModel):
             else:
                 secret_string = password
         if name in backend.secrets:
-            backend.put_secret_value(name, secret_string, None, None, [])
+            backend.put_secret_value(name, secret_string, None, None, ["AWSCURRENT"])
         else:
             backend.create_secret(name=name, secret_string=secret_string, secret_binary=None,
                                   description=props.get("Description"), tags=props.get("Tags"),
@@ -160,10 +160,13 @@ class Secret(LocalResource, CloudFormationModel):
         return cls(arn, {"Id": arn})
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
-        backend = secretsmanager_backends[account_id][region]
-        if name in backend.secrets:
-            backend.delete_secret(name, None, True)
+    def remove(cls, name, props, account_id, region):
+        from moto.secretsmanager.exceptions import SecretNotFoundException
+
+        try:  # the physical id is the ARN, which the backend accepts
+            secretsmanager_backends[account_id][region].delete_secret(name, None, True)
+        except SecretNotFoundException:
+            pass
 
 
 class SecretTargetAttachment(LocalResource, CloudFormationModel):
@@ -181,7 +184,7 @@ class SecretTargetAttachment(LocalResource, CloudFormationModel):
             cluster = redshift_backends[account_id][region].clusters[getattr(target, "cluster_identifier", target)]
             document.update({"engine": "redshift", "host": cluster.endpoint, "port": int(cluster.port),
                              "dbClusterIdentifier": cluster.cluster_identifier, "dbname": cluster.db_name})
-        backend.put_secret_value(secret_id, json.dumps(document), None, None, [])
+        backend.put_secret_value(secret_id, json.dumps(document), None, None, ["AWSCURRENT"])
         return cls(backend.secrets[secret_id].arn if secret_id in backend.secrets else secret_id)
 
 
@@ -200,11 +203,10 @@ class GlueDatabase(LocalResource, CloudFormationModel):
         return cls(db_name)
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
+    def remove(cls, name, props, account_id, region):
         backend = glue_backends[account_id][region]
-        db_name = props["DatabaseInput"]["Name"]
-        if db_name in backend.databases:
-            backend.delete_database(db_name)
+        if name in backend.databases:
+            backend.delete_database(name)
 
 
 class GlueCrawler(LocalResource, CloudFormationModel):
@@ -229,7 +231,7 @@ class GlueCrawler(LocalResource, CloudFormationModel):
         return cls(name)
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
+    def remove(cls, name, props, account_id, region):
         backend = glue_backends[account_id][region]
         if name in backend.crawlers:
             backend.delete_crawler(name)
@@ -260,7 +262,7 @@ class GlueJob(LocalResource, CloudFormationModel):
         return cls(name)
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
+    def remove(cls, name, props, account_id, region):
         backend = glue_backends[account_id][region]
         if name in backend.jobs:
             backend.delete_job(name)
@@ -279,7 +281,7 @@ class GlueSecurityConfiguration(LocalResource, CloudFormationModel):
         return cls(name)
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
+    def remove(cls, name, props, account_id, region):
         try:
             glue_backends[account_id][region].delete_security_configuration(name)
         except Exception:  # already gone
@@ -299,7 +301,7 @@ class AthenaWorkGroup(LocalResource, CloudFormationModel):
         return cls(name, {"CreationTime": ""})
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
+    def remove(cls, name, props, account_id, region):
         athena_backends[account_id][region].work_groups.pop(name, None)
 
 
@@ -334,8 +336,8 @@ class LakeLocation(LocalResource, CloudFormationModel):
         return cls(arn)
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
-        lakeformation_backends[account_id][region].deregister_resource(props["ResourceArn"])
+    def remove(cls, name, props, account_id, region):
+        lakeformation_backends[account_id][region].deregister_resource(name)
 
 
 class PrincipalPermissions(LocalResource, CloudFormationModel):
@@ -392,8 +394,8 @@ class LFTag(LocalResource, CloudFormationModel):
         return cls(props["TagKey"])
 
     @classmethod
-    def delete(cls, name, props, account_id, region):
-        lakeformation_backends[account_id][region].delete_lf_tag(_catalog(props, account_id), props["TagKey"])
+    def remove(cls, name, props, account_id, region):
+        lakeformation_backends[account_id][region].delete_lf_tag(account_id, name)
 
 
 class LFTagAssociation(LocalResource, CloudFormationModel):
