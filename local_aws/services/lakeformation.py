@@ -22,8 +22,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from moto.cloudformation import models as cfn_models
 from moto.core.exceptions import JsonRESTError
 from moto.glue.models import glue_backends
+from moto.iam.models import Role
 from moto.lakeformation.exceptions import AlreadyExists, InvalidInput
 from moto.lakeformation.models import LakeFormationBackend, PermissionCatalog, lakeformation_backends
 from moto.lakeformation.responses import LakeFormationResponse
@@ -178,11 +180,24 @@ def _state_file(server) -> Path:
     return Path(server.state_dir) / "lakeformation" / "state.json"
 
 
-def _dump_backend(backend: LakeFormationBackend) -> dict[str, Any]:
+def _stack_owned_principals() -> set[str]:
+    """ARNs of IAM roles that CloudFormation stacks created. Their names carry a random suffix and the stacks are
+    re-applied at start (with new roles and new grants), so saving their grants would only leave stale ones."""
+    arns = set()
+    for regions in cfn_models.cloudformation_backends.values():
+        for backend in regions.values():
+            for stack in backend.stacks.values():
+                resources = getattr(stack.resource_map, "_parsed_resources", {})
+                arns.update(resource.arn for resource in resources.values() if isinstance(resource, Role))
+    return arns
+
+
+def _dump_backend(backend: LakeFormationBackend, skip_principals: set[str]) -> dict[str, Any]:
     return {
         "resources": {arn: resource.role_arn for arn, resource in backend.resources.items()},
         "settings": dict(backend.settings),
-        "grants": {catalog: [permission.to_external_form() for permission in grants.permissions]
+        "grants": {catalog: [permission.to_external_form() for permission in grants.permissions
+                             if permission.principal.get("DataLakePrincipalIdentifier") not in skip_principals]
                    for catalog, grants in backend.grants.items()},
         "lf_tags": {arn[len(_TAG_ARN):]: backend.tagger.get_tag_dict_for_resource(arn)
                     for arn in backend.tagger.tags if arn.startswith(_TAG_ARN)},
@@ -212,9 +227,10 @@ def _load_backend(backend: LakeFormationBackend, state: dict[str, Any]) -> None:
 
 
 def save_state(server) -> None:
+    skip = _stack_owned_principals()
     state = {f"{account}/{region}": dumped
              for account, regions in lakeformation_backends.items() for region, backend in regions.items()
-             if any((dumped := _dump_backend(backend)).values())}
+             if any((dumped := _dump_backend(backend, skip)).values())}
     path = _state_file(server)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")

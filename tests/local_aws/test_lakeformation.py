@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -153,6 +154,25 @@ def _stop(proc) -> None:
     assert proc.returncode == 0, out
 
 
+# A stack whose grant goes to a role it creates: on restart the stack is re-applied (a new role, a new grant), so
+# the saved state must not bring the old role's grant back as a stale duplicate.
+STACK = {"Resources": {
+    "Db": {"Type": "AWS::Glue::Database", "Properties": {"CatalogId": {"Ref": "AWS::AccountId"},
+                                                          "DatabaseInput": {"Name": "lf_stack_db"}}},
+    "Reader": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}}},
+    "Grant": {"Type": "AWS::LakeFormation::PrincipalPermissions", "Properties": {
+        "Principal": {"DataLakePrincipalIdentifier": {"Fn::GetAtt": ["Reader", "Arn"]}},
+        "Resource": {"Database": {"CatalogId": {"Ref": "AWS::AccountId"}, "Name": {"Ref": "Db"}}},
+        "Permissions": ["DESCRIBE"], "PermissionsWithGrantOption": []}}}}
+
+
+def stack_grants(lf) -> list[dict]:
+    return [p for p in lf.list_permissions(Resource={"Database": {"Name": "lf_stack_db"}})
+            ["PrincipalResourcePermissions"] if ":role/" in p["Principal"]["DataLakePrincipalIdentifier"]]
+
+
 def test_settings_grants_and_tags_survive_a_restart(tmp_path):
     state, port = tmp_path / "state", free_port()
     resource = {"DataLocation": {"ResourceArn": "arn:aws:s3:::lake-lf/raw"}}
@@ -164,6 +184,9 @@ def test_settings_grants_and_tags_survive_a_restart(tmp_path):
         lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ANALYST}, Resource=resource,
                              Permissions=["DATA_LOCATION_ACCESS"])
         lf.create_lf_tag(TagKey="tier", TagValues=["gold"])
+        boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1").create_stack(
+            StackName="lf-stack", TemplateBody=json.dumps(STACK), Capabilities=["CAPABILITY_IAM"])
+        assert len(stack_grants(lf)) == 1
     finally:
         _stop(proc)
     proc, url = _serve(state, port)
@@ -174,5 +197,6 @@ def test_settings_grants_and_tags_survive_a_restart(tmp_path):
         assert [r["ResourceArn"] for r in lf.list_resources()["ResourceInfoList"]] == ["arn:aws:s3:::lake-lf/raw"]
         assert [p["Permissions"] for p in permissions_of(lf, ANALYST, resource)] == [["DATA_LOCATION_ACCESS"]]
         assert lf.get_lf_tag(TagKey="tier")["TagValues"] == ["gold"]
+        assert len(stack_grants(lf)) == 1, stack_grants(lf)
     finally:
         _stop(proc)
