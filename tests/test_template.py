@@ -12,6 +12,7 @@ import pytest
 from template_utils import (
     REPO_ROOT,
     TEMPLATE_PATH,
+    TaskError,
     as_list,
     backticked_names,
     iter_policy_statements,
@@ -21,6 +22,7 @@ from template_utils import (
     resources_of_type,
     state_machines,
     substitutions_used,
+    walk,
 )
 
 # One xdist worker runs the whole module, so the checkov scan (a few seconds) happens once.
@@ -419,3 +421,169 @@ def test_resource_names_follow_the_contract():
         found = {r["Properties"][name_key.get(resource_type, "Name" if "Glue" in resource_type else "FunctionName")]
                  ["Fn::Sub"] for r in resources_of_type(resource_type).values()}
         assert found == expected, resource_type
+
+
+# ---------------------------------------------------------------- ASL paths, walked with scripted task results
+
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+START_CHILD = "arn:aws:states:::states:startExecution.sync:2"
+GLUE_JOB = "arn:aws:states:::glue:startJobRun.sync"
+START_CRAWLER = "arn:aws:states:::aws-sdk:glue:startCrawler"
+GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
+EXECUTE = "arn:aws:states:::aws-sdk:redshiftdata:executeStatement"
+BATCH_EXECUTE = "arn:aws:states:::aws-sdk:redshiftdata:batchExecuteStatement"
+DESCRIBE = "arn:aws:states:::aws-sdk:redshiftdata:describeStatement"
+
+
+def rendered(machine: str) -> dict:
+    props = state_machines()[machine]["Properties"]
+    return rendered_definition(props["Definition"], props["DefinitionSubstitutions"])
+
+
+def scripted(results: dict[str, list]):
+    """respond() for walk(): each resource returns (or raises) its scripted results in order."""
+    queues = {resource: list(items) for resource, items in results.items()}
+
+    def respond(resource, parameters):
+        assert queues.get(resource), f"unexpected or extra call to {resource} with {parameters}"
+        result = queues[resource].pop(0)
+        if isinstance(result, TaskError):
+            raise result
+        return result
+    return respond
+
+
+def crawler(state: str, last_status: str | None = None, message: str | None = None) -> dict:
+    body = {"Name": "salespipe-raw-sales-crawler", "State": state}
+    if last_status:
+        body["LastCrawl"] = {"Status": last_status, **({"ErrorMessage": message} if message else {})}
+    return {"Crawler": body}
+
+
+def test_crawler_machine_polls_until_the_crawl_ends():
+    run = walk(rendered("RunGlueCrawlerStateMachine"), {"Name": "salespipe-raw-sales-crawler"}, scripted({
+        START_CRAWLER: [{}],
+        GET_CRAWLER: [crawler("RUNNING"), crawler("STOPPING"), crawler("READY", "SUCCEEDED")]}))
+    assert run["status"] == "SUCCEEDED", run
+    assert [call[1] for call in run["calls"]] == [{"Name": "salespipe-raw-sales-crawler"}] * 4
+    assert run["output"]["GetCrawler"]["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert run["output"]["Name"] == "salespipe-raw-sales-crawler"
+
+
+def test_crawler_machine_waits_for_a_crawl_already_running():
+    run = walk(rendered("RunGlueCrawlerStateMachine"), {"Name": "c"}, scripted({
+        START_CRAWLER: [TaskError("Glue.CrawlerRunningException", "Crawler with name c has already started")],
+        GET_CRAWLER: [crawler("RUNNING"), crawler("READY", "SUCCEEDED")]}))
+    assert run["status"] == "SUCCEEDED", run
+
+
+def test_crawler_machine_succeeds_on_a_first_crawl_without_history():
+    run = walk(rendered("RunGlueCrawlerStateMachine"), {"Name": "c"}, scripted({
+        START_CRAWLER: [{}], GET_CRAWLER: [crawler("READY")]}))
+    assert run["status"] == "SUCCEEDED", run
+
+
+@pytest.mark.parametrize("last_status", ["FAILED", "CANCELLED"])
+def test_crawler_machine_fails_with_the_crawl_error(last_status):
+    run = walk(rendered("RunGlueCrawlerStateMachine"), {"Name": "c"}, scripted({
+        START_CRAWLER: [{}], GET_CRAWLER: [crawler("READY", last_status, "Insufficient Lake Formation permission")]}))
+    assert run["status"] == "FAILED" and run["error"] == "CrawlFailed"
+    assert last_status in run["cause"]
+    if last_status == "FAILED":
+        assert "Insufficient Lake Formation permission" in run["cause"]
+
+
+def test_crawler_machine_reports_a_failed_call():
+    run = walk(rendered("RunGlueCrawlerStateMachine"), {"Name": "c"}, scripted({
+        START_CRAWLER: [TaskError("Glue.EntityNotFoundException", "Crawler entry with name c does not exist")]}))
+    assert run["status"] == "FAILED" and run["error"] != "CrawlFailed"
+    assert "EntityNotFoundException" in run["cause"] and "does not exist" in run["cause"]
+
+
+def statement(status: str, **extra) -> dict:
+    return {"Id": "stmt-1", "Status": status, "ClusterIdentifier": "salespipe-RedshiftCluster", **extra}
+
+
+@pytest.mark.parametrize(("payload", "resource", "sql_key"), [
+    ({"sqls": ["begin", "copy ..."]}, BATCH_EXECUTE, "Sqls"),
+    ({"sql": "select 1"}, EXECUTE, "Sql")])
+def test_redshift_machine_outputs_the_final_statement_description(payload, resource, sql_key):
+    run = walk(rendered("RedshiftQueryStateMachine"), payload, scripted({
+        resource: [{"Id": "stmt-1"}],
+        DESCRIBE: [statement("SUBMITTED"), statement("STARTED"), statement("FINISHED", HasResultSet=False)]}))
+    assert run["status"] == "SUCCEEDED", run
+    start = run["calls"][0][1]
+    assert start[sql_key] == next(iter(payload.values()))
+    assert start["ClusterIdentifier"] == "salespipe-RedshiftCluster" and start["Database"] == "dev"
+    assert start["SecretArn"].startswith("arn:aws:secretsmanager:")
+    assert [call[1] for call in run["calls"][1:]] == [{"Id": "stmt-1"}] * 3
+    # The DAG's sensor reads Id (and Status) from the execution output.
+    assert run["output"] == statement("FINISHED", HasResultSet=False)
+
+
+@pytest.mark.parametrize("status", ["FAILED", "ABORTED"])
+def test_redshift_machine_fails_with_the_statement_error(status):
+    error = 'ERROR: relation "public.sales" does not exist'
+    run = walk(rendered("RedshiftQueryStateMachine"), {"sql": "select 1"}, scripted({
+        EXECUTE: [{"Id": "stmt-1"}],
+        DESCRIBE: [statement(status, **({"Error": error} if status == "FAILED" else {}))]}))
+    assert run["status"] == "FAILED" and run["error"] == "RedshiftStatementFailed"
+    assert (error if status == "FAILED" else "stmt-1") in run["cause"]
+
+
+PIPELINE_INPUT = {"date": "2021-12-01", "rows": 500,
+                  "sql": {"ddl": ["create table ..."], "load": ["delete ...", "copy ..."], "views": ["create view ..."],
+                          "unload": ["unload ..."]}}
+
+
+def pipeline_results(**overrides) -> dict[str, list]:
+    child = {"ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:child:x", "Status": "SUCCEEDED",
+             "Output": "{}"}
+    results = {
+        LAMBDA_INVOKE: [{"StatusCode": 200, "Payload": {"date": "2021-12-01", "bucket": "lake",
+                                                        "keys": ["raw/sales/dt=2021-12-01/sales.csv"], "rows": 500}}],
+        START_CHILD: [child] * 7,
+        GLUE_JOB: [{"Id": "jr_1", "JobRunState": "SUCCEEDED"}],
+    }
+    results.update(overrides)
+    return results
+
+
+def test_pipeline_runs_every_stage_in_order_with_the_input_intact():
+    run = walk(rendered("DataPipelineStateMachine"), PIPELINE_INPUT, scripted(pipeline_results()))
+    assert run["status"] == "SUCCEEDED", run
+    calls = run["calls"]
+    assert calls[0] == (LAMBDA_INVOKE, {"FunctionName": calls[0][1]["FunctionName"],
+                                        "Payload": {"date": "2021-12-01", "rows": 500}})
+    assert calls[0][1]["FunctionName"].endswith(":function:salespipe-LoaderFunction")
+    assert calls[2] == (GLUE_JOB, {"JobName": "salespipe-SalesProcessingJob",
+                                   "Arguments": {"--run_date": "2021-12-01"}})
+    children = [(c[1]["StateMachineArn"].rsplit(":", 1)[1], {k: v for k, v in c[1]["Input"].items()
+                                                             if not k.startswith("AWS_STEP_FUNCTIONS")})
+                for c in calls if c[0] == START_CHILD]
+    crawl, query = "salespipe-RunGlueCrawlerStateMachine", "salespipe-RedshiftQueryStateMachine"
+    assert children == [
+        (crawl, {"Name": "salespipe-RawCrawler"}), (crawl, {"Name": "salespipe-ProcessedCrawler"}),
+        (query, {"sqls": PIPELINE_INPUT["sql"]["ddl"]}), (query, {"sqls": PIPELINE_INPUT["sql"]["load"]}),
+        (query, {"sqls": PIPELINE_INPUT["sql"]["views"]}), (query, {"sqls": PIPELINE_INPUT["sql"]["unload"]}),
+        (crawl, {"Name": "salespipe-AggregatedCrawler"})]
+    assert [c[0] for c in calls].index(GLUE_JOB) == 2
+    for key, value in PIPELINE_INPUT.items():
+        assert run["output"][key] == value
+
+
+def test_pipeline_stops_at_the_failing_stage_with_its_error():
+    failure = TaskError("Glue.AWSGlueException", "Job run jr_1 failed: ValueError: bad run_date")
+    run = walk(rendered("DataPipelineStateMachine"), PIPELINE_INPUT,
+               scripted(pipeline_results(**{GLUE_JOB: [failure]})))
+    assert run["status"] == "FAILED" and run["error"] == "TransformSalesFailed"
+    assert "Glue.AWSGlueException" in run["cause"] and "bad run_date" in run["cause"]
+    assert [c[0] for c in run["calls"]] == [LAMBDA_INVOKE, START_CHILD, GLUE_JOB]
+
+
+def test_pipeline_reports_a_failed_child_machine():
+    child_failed = TaskError("States.TaskFailed", '{"Error": "RedshiftStatementFailed", "Cause": "syntax error"}')
+    results = pipeline_results(**{START_CHILD: [pipeline_results()[START_CHILD][0]] * 3 + [child_failed]})
+    run = walk(rendered("DataPipelineStateMachine"), PIPELINE_INPUT, scripted(results))
+    assert run["status"] == "FAILED" and run["error"] == "RedshiftLoadDayFailed"
+    assert "RedshiftStatementFailed" in run["cause"]
