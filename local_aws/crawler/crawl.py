@@ -1,0 +1,199 @@
+"""One crawl of a crawler's S3 targets into the Glue catalog (moto's glue backend), as Glue does it.
+
+Each S3 target becomes ONE table, ``<TablePrefix><last folder of the path>``. The crawl first reads everything it
+needs (listing, CSV/JSON samples, Parquet footers) and only then writes the catalog, so a cancelled or failed crawl
+leaves the catalog as it was.
+
+SchemaChangePolicy: ``UpdateBehavior`` UPDATE_IN_DATABASE (default) rewrites a changed table, LOG leaves the
+table's definition alone (new partitions are still added). ``DeleteBehavior`` DELETE_FROM_DATABASE deletes
+partitions (and tables) whose data is gone; LOG and DEPRECATE_IN_DATABASE (the default) keep them and log it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.s3.exceptions import MissingBucket
+
+from local_aws.crawler import layout as layouts
+from local_aws.crawler import schema as schemas
+from local_aws.crawler.objects import ObjectReader, read_head
+from local_aws.crawler.table_input import build_partition_input, build_table_input, shape
+
+log = logging.getLogger(__name__)
+
+
+class CrawlError(RuntimeError):
+    """The crawl cannot complete; the message becomes LastCrawl.ErrorMessage."""
+
+
+class CrawlCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """StopCrawler was called while the crawl was reading."""
+
+
+@dataclass
+class CrawlOutcome:
+    tables_created: int = 0
+    tables_updated: int = 0
+    tables_deleted: int = 0
+    partitions_created: int = 0
+    partitions_deleted: int = 0
+    messages: list[str] = field(default_factory=list)  # what a crawler log would say
+
+
+@dataclass
+class _TargetPlan:
+    """What the crawl found for one target, before anything is written."""
+
+    table: str
+    layout: layouts.TargetLayout
+    table_input: dict[str, Any] | None  # None: no data under the target
+    partitions: dict[tuple[str, ...], dict[str, Any]]  # values -> PartitionInput
+
+
+def crawl(crawler, backend, cancelled: Callable[[], bool]) -> CrawlOutcome:
+    """Crawl ``crawler``'s S3 targets and write the catalog of ``backend``; CrawlError / CrawlCancelled stop it."""
+    database = crawler.database_name
+    if not database or database not in backend.databases:
+        raise CrawlError(f"Database {database} not found (crawler {crawler.name}): create it before crawling")
+    targets = (crawler.targets or {}).get("S3Targets") or []
+    if not targets:
+        raise CrawlError(f"Crawler {crawler.name} has no S3 targets (only S3 targets are crawled locally)")
+    outcome = CrawlOutcome()
+    plans = [_plan_target(crawler, target, cancelled, outcome) for target in targets]
+    if cancelled():
+        raise CrawlCancelled()
+    policy = crawler.schema_change_policy or {}
+    for plan in plans:
+        _apply(backend, database, plan, policy, outcome)
+    return outcome
+
+
+def _plan_target(crawler, target: dict[str, Any], cancelled: Callable[[], bool], outcome: CrawlOutcome) -> _TargetPlan:
+    path = target.get("Path") or ""
+    if not path.startswith("s3://"):
+        path = "s3://" + path.lstrip("/")  # Glue accepts bucket/prefix without the scheme
+    try:
+        found = layouts.scan_target(path, target.get("Exclusions"))
+    except MissingBucket as exc:
+        raise CrawlError(f"S3 target {path}: the bucket does not exist") from exc
+    name = layouts.table_name(crawler.table_prefix, path)
+    for key in found.skipped:
+        outcome.messages.append(f"s3://{found.bucket}/{key} is outside the partition layout of {name}: not crawled")
+    file_schemas: list[tuple[layouts.DataFile, schemas.FileSchema]] = []
+    for data_file in found.files:
+        if cancelled():
+            raise CrawlCancelled()
+        head = read_head(found.bucket, data_file.key, schemas.SAMPLE_BYTES)
+        try:
+            inferred = schemas.infer(
+                data_file.key, head, truncated=data_file.size > len(head),
+                open_file=lambda k=data_file.key: ObjectReader(found.bucket, k),
+            )
+        except schemas.UnreadableFileError as exc:
+            raise CrawlError(f"cannot read s3://{found.bucket}/{exc}") from exc
+        file_schemas.append((data_file, inferred))
+    if not file_schemas:
+        return _TargetPlan(name, found, None, {})
+    counts = Counter(s.classification for _, s in file_schemas)
+    classification = counts.most_common(1)[0][0]
+    chosen = [(f, s) for f, s in file_schemas if s.classification == classification]
+    for data_file, inferred in file_schemas:
+        if inferred.classification != classification:
+            outcome.messages.append(
+                f"s3://{found.bucket}/{data_file.key} is {inferred.classification}, table {name} is "
+                f"{classification}: not part of its schema"
+            )
+    properties = dict(chosen[0][1].properties)
+    if any(s.properties.get("quoted") == "true" for _, s in chosen):
+        properties["quoted"] = "true"
+    columns = schemas.merge_columns([s.columns for _, s in chosen])
+    partition_keys = {k.lower() for k in found.partition_keys}
+    columns = [(n, t) for n, t in columns if n.lower() not in partition_keys]  # Hive: a key is not also a column
+    records = sum(s.record_count or 0 for _, s in chosen)
+    size = sum(f.size for f, _ in chosen)
+    statistics = {
+        "objectCount": str(len(chosen)),
+        "recordCount": str(records),
+        "sizeKey": str(size),
+        "averageRecordSize": str(size // records if records else 0),
+    }
+    table_input = build_table_input(
+        name=name, location=found.location, classification=classification, columns=columns,
+        partition_keys=found.partition_keys, properties=properties, statistics=statistics,
+        crawler_name=crawler.name,
+    )
+    partitions = {
+        values: build_partition_input(table_input, values, found.partition_location(values))
+        for values in found.partitions
+    } if found.partition_keys else {}
+    return _TargetPlan(name, found, table_input, partitions)
+
+
+def _apply(backend, database: str, plan: _TargetPlan, policy: dict[str, str], outcome: CrawlOutcome) -> None:
+    update_behavior = policy.get("UpdateBehavior") or "UPDATE_IN_DATABASE"
+    delete_behavior = policy.get("DeleteBehavior") or "DEPRECATE_IN_DATABASE"
+    tables = backend.databases[database].tables
+    existing = tables.get(plan.table)
+    if plan.table_input is None:
+        if existing is None:
+            outcome.messages.append(f"no data under {plan.layout.location}: no table")
+        elif delete_behavior == "DELETE_FROM_DATABASE":
+            backend.delete_table(database, plan.table)
+            outcome.tables_deleted += 1
+            outcome.messages.append(f"table {database}.{plan.table} deleted: no data under {plan.layout.location}")
+        else:
+            outcome.messages.append(f"table {database}.{plan.table} has no data left; kept ({delete_behavior})")
+        return
+    if existing is None:
+        backend.create_table(database, plan.table, plan.table_input)
+        outcome.tables_created += 1
+        outcome.messages.append(f"table {database}.{plan.table} created")
+    else:
+        current = _table_input_of(existing)
+        if shape(current) != shape(plan.table_input):
+            if update_behavior == "UPDATE_IN_DATABASE":
+                backend.update_table(database, plan.table, plan.table_input)
+                outcome.tables_updated += 1
+                outcome.messages.append(f"table {database}.{plan.table} updated")
+            else:
+                outcome.messages.append(f"table {database}.{plan.table} changed in S3; definition kept (LOG)")
+    _sync_partitions(backend, database, plan, delete_behavior, outcome)
+
+
+def _table_input_of(fake_table) -> dict[str, Any]:
+    description = fake_table.as_dict()
+    return {k: v for k, v in description.items() if k not in ("DatabaseName", "CreateTime", "UpdateTime",
+                                                                 "VersionId", "CatalogId")}
+
+
+def _sync_partitions(backend, database: str, plan: _TargetPlan, delete_behavior: str, outcome: CrawlOutcome) -> None:
+    table = backend.get_table(database, plan.table)
+    width = len(table.as_dict().get("PartitionKeys") or [])
+    if width != len(plan.layout.partition_keys):
+        if plan.partitions:
+            outcome.messages.append(
+                f"table {database}.{plan.table} has {width} partition keys, S3 has "
+                f"{len(plan.layout.partition_keys)}: partitions not changed"
+            )
+        return
+    registered = {tuple(str(v) for v in p.values) for p in list(table.partitions.values())}
+    new = [plan.partitions[v] for v in plan.partitions if v not in registered]
+    if new:
+        errors = backend.batch_create_partition(database, plan.table, new)
+        outcome.partitions_created += len(new) - len(errors)
+    gone = sorted(registered - set(plan.partitions))
+    if gone and delete_behavior == "DELETE_FROM_DATABASE":
+        backend.batch_delete_partition(database, plan.table, [{"Values": list(v)} for v in gone])
+        outcome.partitions_deleted += len(gone)
+        outcome.messages.append(f"{len(gone)} partitions of {database}.{plan.table} deleted: their data is gone")
+    elif gone:
+        outcome.messages.append(
+            f"{len(gone)} partitions of {database}.{plan.table} have no data left; kept ({delete_behavior})"
+        )
+    if new:
+        outcome.messages.append(f"{len(new)} partitions added to {database}.{plan.table}")
