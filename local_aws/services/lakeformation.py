@@ -186,24 +186,25 @@ def _stack_owned_principals() -> set[str]:
     arns = set()
     for regions in cfn_models.cloudformation_backends.values():
         for backend in regions.values():
-            for stack in backend.stacks.values():
-                resources = getattr(stack.resource_map, "_parsed_resources", {})
+            for stack in list(backend.stacks.values()):
+                resources = dict(getattr(stack.resource_map, "_parsed_resources", {}))
                 arns.update(resource.arn for resource in resources.values() if isinstance(resource, Role))
     return arns
 
 
 def _dump_backend(backend: LakeFormationBackend, skip_principals: set[str]) -> dict[str, Any]:
+    # Snapshots (list(...)) because request threads may change the stores while the autosave runs.
     return {
-        "resources": {arn: resource.role_arn for arn, resource in backend.resources.items()},
-        "settings": dict(backend.settings),
-        "grants": {catalog: [permission.to_external_form() for permission in grants.permissions
+        "resources": {arn: resource.role_arn for arn, resource in list(backend.resources.items())},
+        "settings": dict(list(backend.settings.items())),
+        "grants": {catalog: [permission.to_external_form() for permission in list(grants.permissions)
                              if permission.principal.get("DataLakePrincipalIdentifier") not in skip_principals]
-                   for catalog, grants in backend.grants.items()},
+                   for catalog, grants in list(backend.grants.items())},
         "lf_tags": {arn[len(_TAG_ARN):]: backend.tagger.get_tag_dict_for_resource(arn)
-                    for arn in backend.tagger.tags if arn.startswith(_TAG_ARN)},
-        "database_tags": [[list(key), tags] for key, tags in backend.lf_database_tags.items()],
-        "table_tags": [[list(key), tags] for key, tags in backend.lf_table_tags.items()],
-        "column_tags": [[list(key), tags] for key, tags in backend.lf_columns_tags.items()],
+                    for arn in list(backend.tagger.tags) if arn.startswith(_TAG_ARN)},
+        "database_tags": [[list(key), tags] for key, tags in list(backend.lf_database_tags.items())],
+        "table_tags": [[list(key), tags] for key, tags in list(backend.lf_table_tags.items())],
+        "column_tags": [[list(key), tags] for key, tags in list(backend.lf_columns_tags.items())],
     }
 
 
