@@ -390,6 +390,68 @@ def test_every_contract_output_exists():
     assert not missing, f"outputs missing from the template: {sorted(missing)}"
 
 
+# Each output the DAGs read, and what it must evaluate to: (Ref or the GetAtt attribute, resource type or
+# parameter). A wrong target (crawlers swapped, a role's name for its ARN) would deploy fine and break a run.
+OUTPUT_TARGETS = {
+    "DataLakeBucket": ("Ref", "AWS::S3::Bucket"),
+    "AthenaResultsBucket": ("Ref", "AWS::S3::Bucket"),
+    "GlueDatabaseName": ("Ref", "AWS::Glue::Database"),
+    "RawCrawlerName": ("Ref", "AWS::Glue::Crawler"),
+    "ProcessedCrawlerName": ("Ref", "AWS::Glue::Crawler"),
+    "AggregatedCrawlerName": ("Ref", "AWS::Glue::Crawler"),
+    "GlueJobName": ("Ref", "AWS::Glue::Job"),
+    "LoaderFunctionName": ("Ref", "AWS::Lambda::Function"),
+    "LoaderFunctionArn": ("Arn", "AWS::Lambda::Function"),
+    "RedshiftClusterId": ("Ref", "AWS::Redshift::Cluster"),
+    "RedshiftDatabaseName": ("Ref", "parameter"),
+    "RedshiftSecretArn": ("Ref", "AWS::SecretsManager::Secret"),
+    "RedshiftRoleArn": ("Arn", "AWS::IAM::Role"),
+    "RunGlueCrawlerStateMachineArn": ("Ref", "AWS::StepFunctions::StateMachine"),
+    "RedshiftQueryStateMachineArn": ("Ref", "AWS::StepFunctions::StateMachine"),
+    "DataPipelineStateMachineArn": ("Ref", "AWS::StepFunctions::StateMachine"),
+    "AthenaWorkGroup": ("Ref", "AWS::Athena::WorkGroup"),
+}
+
+
+@pytest.mark.parametrize("output", sorted(OUTPUT_TARGETS))
+def test_output_points_at_the_right_resource(output):
+    template = load_template()
+    value = template["Outputs"][output]["Value"]
+    kind, expected_type = OUTPUT_TARGETS[output]
+    if kind == "Ref":
+        assert set(value) == {"Ref"}, f"{output} should be a Ref, is {value}"
+        target = value["Ref"]
+    else:
+        assert set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == kind, f"{output}: {value}"
+        target = value["Fn::GetAtt"][0]
+    if expected_type == "parameter":
+        assert target in template["Parameters"], output
+    else:
+        assert template["Resources"][target]["Type"] == expected_type, output
+    resources = template["Resources"]
+    # Outputs that must name one particular resource of their type.
+    particular = {
+        "DataLakeBucket": lambda r: r["Properties"]["BucketName"]["Fn::Sub"].endswith("-datalake"),
+        "AthenaResultsBucket": lambda r: r["Properties"]["BucketName"]["Fn::Sub"].endswith("-athena"),
+        "RawCrawlerName": lambda r: r["Properties"]["TablePrefix"] == "raw_",
+        "ProcessedCrawlerName": lambda r: r["Properties"]["TablePrefix"] == "processed_",
+        "AggregatedCrawlerName": lambda r: r["Properties"]["TablePrefix"] == "aggregated_",
+        "RunGlueCrawlerStateMachineArn": lambda r: r["Properties"]["StateMachineName"]["Fn::Sub"].endswith(
+            "-RunGlueCrawler"),
+        "RedshiftQueryStateMachineArn": lambda r: r["Properties"]["StateMachineName"]["Fn::Sub"].endswith(
+            "-RedshiftQuery"),
+        "DataPipelineStateMachineArn": lambda r: r["Properties"]["StateMachineName"]["Fn::Sub"].endswith(
+            "-DataPipeline"),
+        "RedshiftRoleArn": lambda r: {"Fn::GetAtt": [target, "Arn"]} in next(
+            iter(resources_of_type("AWS::Redshift::Cluster").values()))["Properties"]["IamRoles"],
+        "RedshiftDatabaseName": lambda _: next(iter(resources_of_type("AWS::Redshift::Cluster").values()))[
+            "Properties"]["DBName"] == {"Ref": target},
+    }
+    if output in particular:
+        assert particular[output](template["Parameters"].get(target) or resources[target]), \
+            f"{output} points at {target}, not the resource the contract means"
+
+
 def test_contract_parameters_and_defaults():
     params = load_template()["Parameters"]
     defaults = {"ProjectName": "salespipe", "GlueScriptKey": "artifacts/glue/sales_job.py",
