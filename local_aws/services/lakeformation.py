@@ -46,6 +46,8 @@ def _resource_keys(backend: LakeFormationBackend, resource: dict[str, Any]) -> l
         keys.append((backend.lf_database_tags, (db.get("CatalogId", backend.account_id), db["Name"])))
     if "Table" in resource:
         table = resource["Table"]
+        if "Name" not in table:  # LF-tags go on named tables only; a TableWildcard is not taggable
+            raise InvalidInput("Resource.Table.Name is required for LF-tags.")
         keys.append((backend.lf_table_tags,
                      (table.get("CatalogId", backend.account_id), table["DatabaseName"], table["Name"])))
     if "TableWithColumns" in resource:

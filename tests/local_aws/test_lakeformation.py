@@ -110,6 +110,10 @@ def test_lf_tags_define_assign_and_read(boto_client, glue_db):
                                                                       "TagValues": ["a"]}])["Failures"]
     assert failures and failures[0]["Error"]["ErrorCode"] == "EntityNotFoundException"
 
+    with pytest.raises(ClientError) as wildcard:
+        lf.get_resource_lf_tags(Resource={"Table": {"DatabaseName": glue_db, "TableWildcard": {}}})
+    assert wildcard.value.response["Error"]["Code"] == "InvalidInputException"
+
     lf.remove_lf_tags_from_resource(Resource=database, LFTags=[{"TagKey": key, "TagValues": ["public"]}])
     assert "LFTagOnDatabase" not in lf.get_resource_lf_tags(Resource=database)
     lf.delete_lf_tag(TagKey=key)
