@@ -1,0 +1,383 @@
+"""Glue crawlers against the local AWS: schema inference, partitions, policies, states, metrics, persistence, and
+the clients that use them (boto3, AWS CLI, Athena, Airflow's GlueCrawlerSensor)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from botocore.exceptions import ClientError
+
+from local_aws.crawler import schema
+
+AWS_CLI = str(Path(sys.executable).with_name("aws"))
+
+RAW_HEADER = "card_id,customer_id,price,product_id,timestamp\n"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def processed_day(rows: int, day: int) -> bytes:
+    return parquet_bytes(pa.table({
+        "card_id": pa.array(range(rows), pa.int64()),
+        "customer_id": pa.array([7] * rows, pa.int64()),
+        "price": pa.array([Decimal("10.25")] * rows, pa.decimal128(10, 2)),
+        "product_id": pa.array([3] * rows, pa.int32()),
+        "timestamp": pa.array([dt.datetime(2021, 12, day, 10, 0)] * rows, pa.timestamp("us")),
+        "sold_on": pa.array([dt.date(2021, 12, day)] * rows, pa.date32()),
+        "paid": pa.array([True] * rows, pa.bool_()),
+        "weight": pa.array([1.5] * rows, pa.float64()),
+        "note": pa.array(["ok"] * rows, pa.string()),
+    }))
+
+
+class Lake:
+    """A bucket, a Glue database and helpers to crawl it; every name is unique so tests can share one server."""
+
+    def __init__(self, boto_client):
+        self.s3, self.glue, self.athena = boto_client("s3"), boto_client("glue"), boto_client("athena")
+        self.bucket = f"crawl-{uuid.uuid4().hex[:10]}"
+        self.db = f"db_{uuid.uuid4().hex[:8]}"
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.glue.create_database(DatabaseInput={"Name": self.db})
+
+    def put(self, key: str, body: bytes | str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+    def crawler(self, prefix: str, table_prefix: str, policy: dict | None = None) -> str:
+        name = f"crawler-{uuid.uuid4().hex[:8]}"
+        self.glue.create_crawler(
+            Name=name, Role="arn:aws:iam::123456789012:role/glue", DatabaseName=self.db, TablePrefix=table_prefix,
+            Targets={"S3Targets": [{"Path": f"s3://{self.bucket}/{prefix}"}]},
+            SchemaChangePolicy=policy or {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"},
+        )
+        return name
+
+    def wait(self, name: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            crawler = self.glue.get_crawler(Name=name)["Crawler"]
+            if crawler["State"] == "READY":
+                return crawler
+            assert crawler["State"] in ("RUNNING", "STOPPING"), crawler["State"]
+            assert time.monotonic() < deadline, f"crawler still {crawler['State']}"
+            time.sleep(0.05)
+
+    def crawl(self, name: str) -> dict:
+        self.glue.start_crawler(Name=name)
+        return self.wait(name)
+
+    def table(self, name: str) -> dict:
+        return self.glue.get_table(DatabaseName=self.db, Name=name)["Table"]
+
+    def partitions(self, table: str) -> dict[tuple[str, ...], str]:
+        parts = self.glue.get_partitions(DatabaseName=self.db, TableName=table)["Partitions"]
+        return {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in parts}
+
+
+def columns(table: dict) -> list[tuple[str, str]]:
+    return [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+
+
+@pytest.fixture(autouse=True)
+def quick_startup(monkeypatch):
+    # The server runs in this process and reads the start-up delay when a crawl starts.
+    monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "0.05")
+
+
+@pytest.fixture
+def lake(boto_client) -> Lake:
+    return Lake(boto_client)
+
+
+# --- inference (no server) -------------------------------------------------------------------------------------
+
+
+def test_csv_classifier_types():
+    text = "a,b,c,d,e\n1,1.5,x,,12\n-2,3,y,,twelve\n"
+    inferred = schema.infer("k.csv", text.encode(), truncated=False, open_file=None)
+    assert inferred.classification == "csv"
+    assert inferred.columns == [("a", "bigint"), ("b", "double"), ("c", "string"), ("d", "string"), ("e", "string")]
+    assert inferred.record_count == 2
+
+
+def test_truncated_sample_keeps_whole_lines_and_merging_widens():
+    text = "a\n1\n2\n3x"  # the cut fell inside the last line: it is not sampled
+    assert schema.infer("k", text.encode(), truncated=True, open_file=None).columns == [("a", "bigint")]
+    assert schema.merge_types("int", "bigint") == "bigint"
+    assert schema.merge_types("bigint", "double") == "double"
+    assert schema.merge_types("decimal(10,2)", "decimal(6,4)") == "decimal(12,4)"
+    assert schema.merge_types("bigint", "string") == "string"
+    assert schema.merge_columns([[("A", "int")], [("a", "double"), ("b", "string")]]) == [
+        ("A", "double"), ("b", "string")]
+
+
+def test_bad_files_are_named_in_the_error():
+    with pytest.raises(schema.UnreadableFileError, match="k.json: line 2"):
+        schema.infer("k.json", b'{"a": 1}\n{oops\n', truncated=False, open_file=None)
+    with pytest.raises(schema.UnreadableFileError, match="not UTF-8"):
+        schema.infer("k.bin", b"\xff\xfe\x00garbage", truncated=False, open_file=None)
+    with pytest.raises(schema.UnreadableFileError, match="header"):
+        schema.infer("k.csv", b"a,,c\n1,2,3\n", truncated=False, open_file=None)
+
+
+# --- crawls through boto3 --------------------------------------------------------------------------------------
+
+
+def test_csv_raw_layout_table_partitions_and_serde(lake):
+    for day in ("2021-12-01", "2021-12-02"):
+        lake.put(f"raw/sales/dt={day}/sales.csv",
+                 RAW_HEADER + f"4111-1,cust-9,$10.50,p-1,{day} 10:00:00\n4111-2,cust-8,$3,p-2,{day} 11:00:00\n")
+    # Not data: Spark markers, temporary output, hidden files, folder placeholders, empty objects.
+    lake.put("raw/sales/dt=2021-12-01/_SUCCESS", "")
+    lake.put("raw/sales/dt=2021-12-01/.sales.csv.crc", "crc")
+    lake.put("raw/sales/_temporary/0/part-0.csv", "junk\n")
+    lake.put("raw/sales/dt=2021-12-03/empty.csv", "")
+    name = lake.crawler("raw/sales/", "raw_")
+
+    crawler = lake.crawl(name)
+
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert crawler["LastCrawl"]["LogGroup"] == "/aws-glue/crawlers" and crawler["LastCrawl"]["MessagePrefix"]
+    table = lake.table("raw_sales")
+    assert columns(table) == [("card_id", "string"), ("customer_id", "string"), ("price", "string"),
+                              ("product_id", "string"), ("timestamp", "string")]
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    sd = table["StorageDescriptor"]
+    assert sd["Location"] == f"s3://{lake.bucket}/raw/sales/"
+    assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+    assert sd["SerdeInfo"]["Parameters"] == {"field.delim": ","}
+    assert table["Parameters"]["classification"] == "csv"
+    assert table["Parameters"]["skip.header.line.count"] == "1"
+    assert table["Parameters"]["recordCount"] == "4"
+    assert lake.partitions("raw_sales") == {
+        ("2021-12-01",): f"s3://{lake.bucket}/raw/sales/dt=2021-12-01/",
+        ("2021-12-02",): f"s3://{lake.bucket}/raw/sales/dt=2021-12-02/",
+    }
+
+
+def test_csv_numeric_columns_are_typed_and_quoted_values_use_opencsvserde(lake):
+    lake.put("quoted/t/data.csv", 'id,amount,label\n1,2.5,"a, b"\n2,3,c\n')
+    lake.crawl(lake.crawler("quoted/t/", "q_"))
+    table = lake.table("q_t")
+    assert columns(table) == [("id", "bigint"), ("amount", "double"), ("label", "string")]
+    assert table["PartitionKeys"] == []
+    serde = table["StorageDescriptor"]["SerdeInfo"]
+    assert serde["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+    assert serde["Parameters"]["separatorChar"] == ","
+
+
+def test_parquet_processed_layout_typed_columns(lake):
+    for day in (1, 2):
+        lake.put(f"processed/sales/year=2021/month=12/day={day}/part-00000.snappy.parquet", processed_day(5, day))
+    name = lake.crawler("processed/sales/", "processed_")
+    assert lake.crawl(name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = lake.table("processed_sales")
+    assert columns(table) == [
+        ("card_id", "bigint"), ("customer_id", "bigint"), ("price", "decimal(10,2)"), ("product_id", "int"),
+        ("timestamp", "timestamp"), ("sold_on", "date"), ("paid", "boolean"), ("weight", "double"),
+        ("note", "string"),
+    ]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month", "day"]
+    assert {k["Type"] for k in table["PartitionKeys"]} == {"string"}
+    sd = table["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    assert table["Parameters"]["classification"] == "parquet"
+    assert table["Parameters"]["recordCount"] == "10"
+    assert lake.partitions("processed_sales") == {
+        ("2021", "12", str(d)): f"s3://{lake.bucket}/processed/sales/year=2021/month=12/day={d}/" for d in (1, 2)
+    }
+
+
+def test_json_lines_table(lake):
+    lake.put("events/clicks/dt=2021-12-01/a.json",
+             '{"id": 1, "user": "u1", "score": 1.5, "ok": true, "tags": ["x"], "geo": {"lat": 1.0}}\n'
+             '{"id": 2, "user": "u2", "score": 2, "ok": false, "tags": [], "geo": {"lat": 2.0}}\n')
+    lake.crawl(lake.crawler("events/clicks/", "ev_"))
+    table = lake.table("ev_clicks")
+    assert columns(table) == [("id", "bigint"), ("user", "string"), ("score", "double"), ("ok", "boolean"),
+                              ("tags", "array<string>"), ("geo", "struct<lat:double>")]
+    assert table["Parameters"]["classification"] == "json"
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert list(lake.partitions("ev_clicks")) == [("2021-12-01",)]
+
+
+def test_second_crawl_adds_the_new_partition_and_delete_behavior(lake):
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-02/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    keep = lake.crawler("raw/sales/", "keep_", {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"})
+    drop = lake.crawler("raw/sales/", "drop_",
+                        {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"})
+    lake.crawl(keep)
+    lake.crawl(drop)
+    lake.put("raw/sales/dt=2021-12-03/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.s3.delete_object(Bucket=lake.bucket, Key="raw/sales/dt=2021-12-01/sales.csv")
+
+    lake.crawl(keep)
+    lake.crawl(drop)
+
+    assert sorted(lake.partitions("keep_sales")) == [("2021-12-01",), ("2021-12-02",), ("2021-12-03",)]
+    assert sorted(lake.partitions("drop_sales")) == [("2021-12-02",), ("2021-12-03",)]
+    assert lake.table("keep_sales")["VersionId"] == "1"  # same schema: the table itself is not rewritten
+
+
+def test_schema_change_policy_update_versus_log(lake):
+    lake.put("t/items/dt=1/a.csv", "id,name\n1,x\n")
+    update = lake.crawler("t/items/", "upd_")
+    log_only = lake.crawler("t/items/", "log_", {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"})
+    lake.crawl(update)
+    lake.crawl(log_only)
+    lake.put("t/items/dt=2/a.csv", "id,name,price\n2,y,3.5\n")
+
+    lake.crawl(update)
+    lake.crawl(log_only)
+
+    assert columns(lake.table("upd_items")) == [("id", "bigint"), ("name", "string"), ("price", "double")]
+    assert columns(lake.table("log_items")) == [("id", "bigint"), ("name", "string")]
+    assert sorted(lake.partitions("log_items")) == [("1",), ("2",)]  # LOG still adds partitions
+    metrics = {m["CrawlerName"]: m for m in
+               lake.glue.get_crawler_metrics(CrawlerNameList=[update, log_only])["CrawlerMetricsList"]}
+    assert (metrics[update]["TablesCreated"], metrics[update]["TablesUpdated"]) == (0, 1)
+    assert (metrics[log_only]["TablesCreated"], metrics[log_only]["TablesUpdated"]) == (0, 0)
+
+
+def test_unreadable_parquet_fails_the_crawl_with_a_message(lake):
+    lake.put("processed/sales/year=2021/month=12/day=1/part-0.parquet", processed_day(2, 1))
+    lake.put("processed/sales/year=2021/month=12/day=2/part-0.parquet", b"PAR1 this is not parquet")
+    crawler = lake.crawl(lake.crawler("processed/sales/", "bad_"))
+    assert crawler["LastCrawl"]["Status"] == "FAILED"
+    assert "day=2/part-0.parquet" in crawler["LastCrawl"]["ErrorMessage"]
+    assert "Parquet" in crawler["LastCrawl"]["ErrorMessage"]
+    tables = lake.glue.get_tables(DatabaseName=lake.db)["TableList"]
+    assert tables == []  # a failed crawl writes nothing
+
+
+def test_missing_database_fails_and_empty_target_succeeds_without_table(lake):
+    name = lake.crawler("nothing/here/", "none_")
+    crawler = lake.crawl(name)
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert lake.glue.get_tables(DatabaseName=lake.db)["TableList"] == []
+
+    lake.glue.create_crawler(Name=f"{name}-nodb", Role="r", DatabaseName="no_such_db",
+                             Targets={"S3Targets": [{"Path": f"s3://{lake.bucket}/x/"}]})
+    crawler = lake.crawl(f"{name}-nodb")
+    assert crawler["LastCrawl"]["Status"] == "FAILED"
+    assert "no_such_db" in crawler["LastCrawl"]["ErrorMessage"]
+
+
+def test_running_crawler_rejects_start_and_stop_cancels(lake, monkeypatch):
+    monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "30")
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    name = lake.crawler("raw/sales/", "stop_")
+    lake.glue.start_crawler(Name=name)
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "RUNNING"
+
+    with pytest.raises(ClientError) as running:
+        lake.glue.start_crawler(Name=name)
+    assert running.value.response["Error"]["Code"] == "CrawlerRunningException"
+
+    lake.glue.stop_crawler(Name=name)
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "STOPPING"
+    crawler = lake.wait(name, timeout=10)
+    assert crawler["LastCrawl"]["Status"] == "CANCELLED"
+    assert lake.glue.get_tables(DatabaseName=lake.db)["TableList"] == []
+    with pytest.raises(ClientError) as idle:
+        lake.glue.stop_crawler(Name=name)
+    assert idle.value.response["Error"]["Code"] == "CrawlerNotRunningException"
+    assert [c["State"] for c in lake.glue.list_crawls(CrawlerName=name)["Crawls"]] == ["STOPPED"]
+
+
+def test_get_crawler_metrics(lake):
+    lake.put("m/orders/part.csv", "id\n1\n")
+    name = lake.crawler("m/orders/", "m_")
+    lake.crawl(name)
+    lake.crawl(name)
+    (metrics,) = lake.glue.get_crawler_metrics(CrawlerNameList=[name])["CrawlerMetricsList"]
+    assert metrics["CrawlerName"] == name
+    assert metrics["StillEstimating"] is False and metrics["TimeLeftSeconds"] == 0
+    assert metrics["LastRuntimeSeconds"] > 0 and metrics["MedianRuntimeSeconds"] > 0
+    assert (metrics["TablesCreated"], metrics["TablesUpdated"], metrics["TablesDeleted"]) == (0, 0, 0)
+    with pytest.raises(ClientError) as missing:
+        lake.glue.get_crawler_metrics(CrawlerNameList=["no-such-crawler"])
+    assert missing.value.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+def test_aws_cli_lists_crawled_tables(lake, local_aws):
+    lake.put("cli/things/a.csv", "id\n1\n")
+    lake.crawl(lake.crawler("cli/things/", "cli_"))
+    result = subprocess.run(
+        [AWS_CLI, "--endpoint-url", local_aws.endpoint_url, "--region", "us-east-1", "--output", "json",
+         "glue", "get-tables", "--database-name", lake.db],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [t["Name"] for t in json.loads(result.stdout)["TableList"]] == ["cli_things"]
+
+
+def athena_rows(lake: Lake, sql: str) -> list[list[str]]:
+    query_id = lake.athena.start_query_execution(
+        QueryString=sql, QueryExecutionContext={"Database": lake.db},
+        ResultConfiguration={"OutputLocation": f"s3://{lake.bucket}/athena-results/"},
+    )["QueryExecutionId"]
+    deadline = time.monotonic() + 30
+    while True:
+        status = lake.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+        if status["State"] not in ("QUEUED", "RUNNING"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status["State"] == "SUCCEEDED", status
+    rows = lake.athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
+    return [[d.get("VarCharValue") for d in row["Data"]] for row in rows[1:]]
+
+
+def test_athena_reads_crawled_tables(lake):
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,2,10.50,3,2021-12-01 10:00:00\n"
+                                                               "4,5,1.25,6,2021-12-01 11:00:00\n")
+    lake.put("raw/sales/dt=2021-12-02/sales.csv", RAW_HEADER + "7,8,2.00,9,2021-12-02 10:00:00\n")
+    lake.put("processed/sales/year=2021/month=12/day=1/part-0.parquet", processed_day(3, 1))
+    lake.put("processed/sales/year=2021/month=12/day=2/part-0.parquet", processed_day(4, 2))
+    lake.crawl(lake.crawler("raw/sales/", "raw_"))
+    lake.crawl(lake.crawler("processed/sales/", "processed_"))
+
+    assert athena_rows(lake, "select count(*), sum(price) from raw_sales where dt = '2021-12-01'") == [
+        ["2", "11.75"]]
+    assert athena_rows(lake, "select count(*), sum(price) from processed_sales where day = '2'") == [
+        ["4", "41.00"]]
+
+
+def test_crawler_created_by_the_backend_directly_crawls(lake):
+    """CloudFormation creates crawlers through moto's backend (create_crawler); those crawl the same way."""
+    from moto.glue.models import glue_backends
+
+    name = f"cfn-{uuid.uuid4().hex[:8]}"
+    glue_backends["123456789012"]["us-east-1"].create_crawler(
+        name=name, role="r", database_name=lake.db, description=None,
+        targets={"S3Targets": [{"Path": f"s3://{lake.bucket}/aggregated/daily_sales_revenue/"}]},
+        schedule=None, classifiers=[], table_prefix="aggregated_", schema_change_policy=None,
+        recrawl_policy=None, lineage_configuration=None, configuration=None,
+        crawler_security_configuration=None, tags={},
+    )
+    lake.put("aggregated/daily_sales_revenue/dt=2021-12-01/0000_part_00.parquet", parquet_bytes(pa.table({
+        "day": pa.array([dt.date(2021, 12, 1)]), "daily_sales_revenue": pa.array([Decimal("5.00")]),
+        "sales_count": pa.array([2], pa.int64())})))
+    assert lake.crawl(name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = lake.table("aggregated_daily_sales_revenue")
+    assert columns(table)[0] == ("day", "date") and columns(table)[2] == ("sales_count", "bigint")
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
