@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import botocore.session
 import pytest
 from template_utils import (
     REPO_ROOT,
@@ -483,6 +484,79 @@ def test_resource_names_follow_the_contract():
         found = {r["Properties"][name_key.get(resource_type, "Name" if "Glue" in resource_type else "FunctionName")]
                  ["Fn::Sub"] for r in resources_of_type(resource_type).values()}
         assert found == expected, resource_type
+
+
+
+# ---------------------------------------------------------------- ASL against the AWS API models (botocore)
+# cfn-lint and statelint accept any parameter name; a typo ("SecretARN") or a Choice on a field the API does not
+# return would only fail in AWS. botocore's service models are the APIs' own definitions.
+
+# Optimised integrations: (botocore service, operation); their parameters are the API's, in PascalCase.
+OPTIMISED_OPERATIONS = {
+    "arn:aws:states:::lambda:invoke": ("lambda", "Invoke"),
+    "arn:aws:states:::glue:startJobRun.sync": ("glue", "StartJobRun"),
+    "arn:aws:states:::states:startExecution.sync:2": ("stepfunctions", "StartExecution"),
+}
+SDK_SERVICE = {"glue": "glue", "redshiftdata": "redshift-data"}
+
+
+def operation_model(resource: str):
+    if resource in OPTIMISED_OPERATIONS:
+        service, operation = OPTIMISED_OPERATIONS[resource]
+    else:
+        match = re.fullmatch(r"arn:aws:states:::aws-sdk:(\w+):(\w+)", resource)
+        assert match, f"no API model for {resource}"
+        service, api = SDK_SERVICE[match.group(1)], match.group(2)
+        operation = api[0].upper() + api[1:]
+    return botocore.session.get_session().get_service_model(service).operation_model(operation)
+
+
+@pytest.mark.parametrize(("machine", "task"), TASK_STATES)
+def test_task_parameters_are_the_api_parameters(machine, task):
+    state = all_states(machine)[task]
+    shape = operation_model(state["Resource"]).input_shape
+    # Step Functions spells every parameter in PascalCase, also for APIs whose model is camelCase (states).
+    members = {name[0].upper() + name[1:] for name in shape.members}
+    given = {key.removesuffix(".$") for key in state.get("Parameters", {})}
+    unknown = given - members
+    assert not unknown, f"{machine}.{task}: {sorted(unknown)} are not parameters of {shape.name}"
+    missing = {name for name in shape.required_members if name[0].upper() + name[1:] not in given}
+    assert not missing, f"{machine}.{task}: required {sorted(missing)} missing"
+
+
+def output_member(shape, path: list[str]):
+    for key in path:
+        assert shape.type_name == "structure" and key in shape.members, f"{shape.name} has no member {key!r}"
+        shape = shape.members[key]
+    return shape
+
+
+def choice_variables(rule: dict):
+    for nested in rule.get("And", []) + rule.get("Or", []) + ([rule["Not"]] if "Not" in rule else []):
+        yield from choice_variables(nested)
+    if "Variable" in rule:
+        yield rule["Variable"]
+
+
+@pytest.mark.parametrize("machine", ["RunGlueCrawlerStateMachine", "RedshiftQueryStateMachine"])
+def test_choices_read_fields_the_api_returns(machine):
+    """Every Choice variable under an aws-sdk task's ResultPath names a field of that API's response."""
+    states = all_states(machine)
+    outputs = {}
+    for state in states.values():
+        if state["Type"] == "Task" and "aws-sdk" in state["Resource"] and "ResultSelector" not in state:
+            outputs.setdefault(state["ResultPath"], set()).add(state["Resource"])
+    checked = 0
+    for state in states.values():
+        for rule in state.get("Choices", []):
+            for variable in choice_variables(rule):
+                for result_path, resources in outputs.items():
+                    if variable.startswith(result_path + "."):
+                        for resource in resources:
+                            output_member(operation_model(resource).output_shape,
+                                          variable[len(result_path) + 1:].split("."))
+                            checked += 1
+    assert checked, f"{machine}: no Choice reads an API response; the test checked nothing"
 
 
 # ---------------------------------------------------------------- ASL paths, walked with scripted task results
