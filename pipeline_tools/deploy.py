@@ -25,6 +25,8 @@ GLUE_SCRIPT = REPO / "include" / "glue" / "sales_job.py"
 LOADER_DIR = REPO / "include" / "loader"
 GLUE_SCRIPT_KEY = "artifacts/glue/sales_job.py"
 LOADER_KEY = "artifacts/lambda/loader.zip"
+LOADER_HANDLER = "handler.py"  # the template's Handler is handler.lambda_handler
+MAX_TEMPLATE_BODY = 51_200  # CloudFormation's TemplateBody limit in bytes
 # Settings for the local AWS: short polls, the local account's analyst and admin roles.
 LOCAL_PARAMETERS = {
     "PollSeconds": "1",
@@ -40,6 +42,8 @@ class DeployError(RuntimeError):
 def package_loader(loader_dir: Path = LOADER_DIR) -> bytes:
     """The loader Lambda's zip: its Python modules at the root, as the handler `handler.lambda_handler` needs.
     Entries carry a fixed timestamp, so the same code always gives the same bytes (and the same hash)."""
+    if not (loader_dir / LOADER_HANDLER).is_file():
+        raise DeployError(f"{loader_dir / LOADER_HANDLER} is missing: the loader has no handler to package")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(loader_dir.glob("*.py")):
@@ -49,15 +53,19 @@ def package_loader(loader_dir: Path = LOADER_DIR) -> bytes:
     return buffer.getvalue()
 
 
-def upload_artifacts(s3, bucket: str, region: str = "us-east-1") -> dict[str, str]:
+def upload_artifacts(s3, bucket: str, region: str = "us-east-1", repo: Path = REPO) -> dict[str, str]:
     """Create the artefact bucket when missing and upload the Glue script and the loader package."""
+    script = repo / GLUE_SCRIPT.relative_to(REPO)
+    if not script.is_file():
+        raise DeployError(f"Glue script not found: {script}")
+    loader_zip = package_loader(repo / LOADER_DIR.relative_to(REPO))
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
         kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **kwargs)
-    s3.put_object(Bucket=bucket, Key=GLUE_SCRIPT_KEY, Body=GLUE_SCRIPT.read_bytes())
-    s3.put_object(Bucket=bucket, Key=LOADER_KEY, Body=package_loader())
+    s3.put_object(Bucket=bucket, Key=GLUE_SCRIPT_KEY, Body=script.read_bytes())
+    s3.put_object(Bucket=bucket, Key=LOADER_KEY, Body=loader_zip)
     return {"GlueScriptKey": GLUE_SCRIPT_KEY, "LoaderCodeKey": LOADER_KEY}
 
 
@@ -70,7 +78,11 @@ def _failure_reasons(cfn, stack_name: str) -> str:
 
 def deploy_stack(cfn, stack_name: str, parameters: dict[str, str], template: Path = TEMPLATE) -> dict[str, str]:
     """Create the stack, or update it when it exists; wait; return its outputs."""
-    body = template.read_text()
+    # Minified: the indented template is over CloudFormation's TemplateBody limit, the compact one is not.
+    body = json.dumps(json.loads(template.read_text()), separators=(",", ":"))
+    if len(body.encode()) > MAX_TEMPLATE_BODY:
+        raise DeployError(f"{template} is {len(body.encode())} bytes minified, over CloudFormation's "
+                          f"TemplateBody limit of {MAX_TEMPLATE_BODY}")
     params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()]
     capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
     try:
@@ -105,21 +117,22 @@ def deploy_stack(cfn, stack_name: str, parameters: dict[str, str], template: Pat
 
 
 def deploy(session: boto3.session.Session, endpoint_url: str | None, stack_name: str, artifact_bucket: str,
-           parameters: dict[str, str] | None = None) -> dict[str, str]:
+           parameters: dict[str, str] | None = None, repo: Path = REPO) -> dict[str, str]:
     region = session.region_name or "us-east-1"
     s3 = session.client("s3", endpoint_url=endpoint_url)
     cfn = session.client("cloudformation", endpoint_url=endpoint_url)
-    keys = upload_artifacts(s3, artifact_bucket, region)
-    return deploy_stack(cfn, stack_name, {"ArtifactBucket": artifact_bucket, **keys, **(parameters or {})})
+    keys = upload_artifacts(s3, artifact_bucket, region, repo)
+    return deploy_stack(cfn, stack_name, {"ArtifactBucket": artifact_bucket, **keys, **(parameters or {})},
+                        template=repo / TEMPLATE.relative_to(REPO))
 
 
 def deploy_local(endpoint_url: str, repo: Path = REPO, stack_name: str = "salespipe",
-                 parameters: dict[str, str] | None = None) -> dict[str, str]:
+                 parameters: dict[str, str] | None = None, artifact_bucket: str | None = None) -> dict[str, str]:
     """Deploy to the local AWS with its settings; `parameters` override them (e.g. another ProjectName)."""
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
                                     region_name="us-east-1")
-    return deploy(session, endpoint_url, stack_name, f"{stack_name}-artifacts",
-                  {**LOCAL_PARAMETERS, **(parameters or {})})
+    return deploy(session, endpoint_url, stack_name, artifact_bucket or f"{stack_name}-artifacts",
+                  {**LOCAL_PARAMETERS, **(parameters or {})}, repo=Path(repo))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,14 +142,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifact-bucket", help="default: <stack-name>-artifacts (created when missing)")
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output-json", type=Path, help="also write the outputs here")
+    parser.add_argument("--repo-root", type=Path, default=REPO, help="the checkout holding infra/ and include/")
     args = parser.parse_args(argv)
+    malformed = [p for p in args.parameter if "=" not in p or p.startswith("=")]
+    if malformed:
+        parser.error(f"--parameter expects KEY=VALUE, got {malformed}")
     overrides = dict(p.split("=", 1) for p in args.parameter)
     try:
         if args.endpoint_url:
-            outputs = deploy_local(args.endpoint_url, REPO, args.stack_name, overrides)
+            outputs = deploy_local(args.endpoint_url, args.repo_root, args.stack_name, overrides,
+                                   args.artifact_bucket)
         else:
             outputs = deploy(boto3.session.Session(), None, args.stack_name,
-                             args.artifact_bucket or f"{args.stack_name}-artifacts", overrides)
+                             args.artifact_bucket or f"{args.stack_name}-artifacts", overrides, args.repo_root)
     except DeployError as error:
         print(f"deploy failed: {error}", file=sys.stderr)
         return 1
