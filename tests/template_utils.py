@@ -284,6 +284,10 @@ def _step(state: dict, data, context: dict, respond, calls: list) -> dict:
                  else state.get("Cause", ""))
         return {"status": "FAILED", "error": state.get("Error"), "cause": cause}
     if kind == "Wait":
+        seconds = read_path(data, state["SecondsPath"]) if "SecondsPath" in state else state.get("Seconds")
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+            # Step Functions rejects a SecondsPath that is not a non-negative integer at run time.
+            return {"status": "FAILED", "error": "States.Runtime", "cause": f"Wait seconds {seconds!r}"}
         return {"next": state["Next"], "data": data}
     if kind == "Choice":
         target = next((c["Next"] for c in state["Choices"] if choice_matches(c, data)), state.get("Default"))
