@@ -723,3 +723,22 @@ def test_pipeline_reports_a_failed_child_machine():
     run = walk(rendered("DataPipelineStateMachine"), PIPELINE_INPUT, scripted(results))
     assert run["status"] == "FAILED" and run["error"] == "RedshiftLoadDayFailed"
     assert "RedshiftStatementFailed" in run["cause"]
+
+
+def test_the_longest_allowed_project_name_fits_every_resource_name():
+    pattern = load_template()["Parameters"]["ProjectName"]["AllowedPattern"]
+    longest = max((n for n in range(1, 64) if re.fullmatch(pattern, "a" * n)), default=0)
+    assert 2 <= longest < 63, f"ProjectName pattern {pattern} allows {longest} characters"
+    # Name limits: S3 buckets 63, Lambda functions 64, state machines 80, Glue crawlers and jobs 255.
+    account, longest_region = "123456789012", "ap-southeast-5"
+    limits = {"AWS::S3::Bucket": ("BucketName", 63), "AWS::Lambda::Function": ("FunctionName", 64),
+              "AWS::StepFunctions::StateMachine": ("StateMachineName", 80), "AWS::Glue::Crawler": ("Name", 255),
+              "AWS::Glue::Job": ("Name", 255), "AWS::Athena::WorkGroup": ("Name", 128),
+              "AWS::Redshift::Cluster": ("ClusterIdentifier", 63)}
+    for resource_type, (key, limit) in limits.items():
+        for name, resource in resources_of_type(resource_type).items():
+            value = resource["Properties"][key]["Fn::Sub"]
+            rendered_name = (value.replace("${ProjectName}", "a" * longest).replace("${AWS::AccountId}", account)
+                             .replace("${AWS::Region}", longest_region))
+            assert "${" not in rendered_name and len(rendered_name) <= limit, \
+                f"{name}: {rendered_name!r} ({len(rendered_name)} > {limit})"
