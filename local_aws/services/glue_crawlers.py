@@ -24,7 +24,7 @@ import statistics
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from moto.core.utils import utcnow
@@ -292,7 +292,7 @@ def save_state(server) -> None:
     data = catalog_state.snapshot()
     with _LOCK:
         data["crawls"] = [
-            {**{k: v for k, v in asdict(c).items() if k in _SAVED_CRAWL_FIELDS},
+            {**{k: getattr(c, k) for k in _SAVED_CRAWL_FIELDS},
              "phase": c.phase, "start_time": c.start_time.isoformat(),
              "end_time": c.end_time.isoformat() if c.end_time else None}
             for crawls in _CRAWLS.values() for c in crawls

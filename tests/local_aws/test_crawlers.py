@@ -381,3 +381,88 @@ def test_crawler_created_by_the_backend_directly_crawls(lake):
     table = lake.table("aggregated_daily_sales_revenue")
     assert columns(table)[0] == ("day", "date") and columns(table)[2] == ("sales_count", "bigint")
     assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+
+
+# --- persistence and Airflow -----------------------------------------------------------------------------------
+
+
+def test_catalog_survives_a_server_restart(tmp_path):
+    import boto3
+
+    from local_aws.server import free_port
+    from tests.local_aws.test_server import start_server, stop_server
+
+    state, port = tmp_path / "state", free_port()
+    proc, url = start_server(state, port)
+    try:
+        lake = Lake(lambda service: boto3.client(service, endpoint_url=url, region_name="us-east-1"))
+        lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+        lake.put("raw/sales/dt=2021-12-02/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+        name = lake.crawler("raw/sales/", "raw_")
+        before = lake.crawl(name)
+        lake.glue.create_job(Name=f"{name}-job", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"},
+                             DefaultArguments={"--run_date": "2021-12-01"}, GlueVersion="5.0")
+        table_before = lake.table("raw_sales")
+    finally:
+        stop_server(proc)
+    saved = json.loads((state / "glue" / "catalog.json").read_text())
+    assert saved["format"] == 1
+
+    proc, url = start_server(state, port)
+    try:
+        lake.glue = boto3.client("glue", endpoint_url=url, region_name="us-east-1")
+        after = lake.glue.get_crawler(Name=name)["Crawler"]
+        assert after["State"] == "READY"
+        assert after["LastCrawl"] == before["LastCrawl"]
+        assert after["Targets"] == before["Targets"] and after["TablePrefix"] == "raw_"
+        table_after = lake.table("raw_sales")
+        assert table_after["StorageDescriptor"] == table_before["StorageDescriptor"]
+        assert table_after["CreateTime"] == table_before["CreateTime"]
+        assert sorted(lake.partitions("raw_sales")) == [("2021-12-01",), ("2021-12-02",)]
+        job = lake.glue.get_job(JobName=f"{name}-job")["Job"]
+        assert job["DefaultArguments"] == {"--run_date": "2021-12-01"}
+        # The restored crawler and catalog keep working: a new day is added to the restored table.
+        lake.s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        lake.put("raw/sales/dt=2021-12-03/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+        assert lake.crawl(name)["LastCrawl"]["Status"] == "SUCCEEDED"
+        assert len(lake.partitions("raw_sales")) == 3
+    finally:
+        stop_server(proc)
+
+
+SENSOR_DAG = '''
+from datetime import datetime
+
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
+from airflow.sdk import DAG
+
+with DAG(dag_id="local_crawler_check", start_date=datetime(2021, 12, 1), schedule=None, catchup=False):
+    start = GlueCrawlerRunOperator(task_id="start_crawler", crawler_name="{crawler}", wait_for_completion=False)
+    wait = GlueCrawlerSensor(task_id="wait_for_crawler", crawler_name="{crawler}", poke_interval=1, timeout=120)
+    start >> wait
+'''
+
+
+@pytest.mark.e2e
+@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
+def test_glue_crawler_sensor_in_airflow_dags_test(lake, local_aws, tmp_path, monkeypatch):
+    from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
+
+    monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "2")  # the sensor pokes while it is RUNNING
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    name = lake.crawler("raw/sales/", "airflow_")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "local_crawler_check.py").write_text(SENSOR_DAG.format(crawler=name))
+    env = airflow_env(tmp_path / "airflow", local_aws.endpoint_url, {})
+    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
+    migrate(env)
+    result = subprocess.run([AIRFLOW, "dags", "test", "local_crawler_check", "2021-12-01"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+    assert output.count("Poking for AWS Glue crawler") >= 2  # it poked while the crawl was RUNNING...
+    assert "Status: SUCCEEDED" in output  # ...then saw READY with LastCrawl SUCCEEDED
+    assert lake.glue.get_crawler(Name=name)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert lake.partitions("airflow_sales") == {("2021-12-01",): f"s3://{lake.bucket}/raw/sales/dt=2021-12-01/"}
