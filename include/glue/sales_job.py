@@ -176,7 +176,7 @@ def cleanse(raw: DataFrame, run_date: str) -> tuple[DataFrame, DataFrame]:
 def build_manifest(run_date: str, rows_in: int, reason_counts: dict, source_files: list[str]) -> dict:
     """The day's reconciliation; fails loudly if a row was lost or double counted."""
     rows_out = reason_counts.get(None, 0)
-    rejected_by_reason = {reason: count for reason, count in sorted(reason_counts.items()) if reason is not None}
+    rejected_by_reason = {reason: reason_counts[reason] for reason in sorted(filter(None, reason_counts))}
     rows_rejected = sum(rejected_by_reason.values())
     if rows_in != rows_out + rows_rejected:
         raise AssertionError(

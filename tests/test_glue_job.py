@@ -1,0 +1,233 @@
+"""The Glue sales job on local Spark: cleansing, rejects, layout, manifest and per-day idempotency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+pytestmark = pytest.mark.spark
+
+pyspark = pytest.importorskip("pyspark")
+from pyspark.sql import SparkSession  # noqa: E402
+
+from include.glue import sales_job  # noqa: E402
+from include.loader.synthetic import generate_csv, generate_rows  # noqa: E402
+
+DIRTY_SAMPLE = Path(__file__).parent / "data" / "sales_dirty"
+RUN_DATE = "2024-01-05"
+EXPECTED_REJECTS = {
+    "duplicate": 3,
+    "missing_card_id": 1,
+    "bad_card_id": 1,
+    "missing_customer_id": 1,
+    "bad_customer_id": 1,
+    "bad_product_id": 1,
+    "bad_price": 3,
+    "bad_timestamp": 2,
+    "timestamp_outside_run_date": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("test-glue-job")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def job_args(root: Path, run_date: str = RUN_DATE, *, file_scheme: bool = False) -> dict[str, str]:
+    base = f"file://{root}" if file_scheme else str(root)
+    return {
+        "JOB_NAME": "test",
+        "run_date": run_date,
+        "raw_path": f"{base}/raw/sales/",
+        "processed_path": f"{base}/processed/sales",  # no trailing slash on purpose
+        "rejected_path": f"{base}/rejected/sales/",
+        "manifest_path": f"{base}/manifests/sales/",
+    }
+
+
+def place_raw(root: Path, run_date: str, files: dict[str, bytes]) -> None:
+    day = root / "raw" / "sales" / f"dt={run_date}"
+    day.mkdir(parents=True, exist_ok=True)
+    for name, body in files.items():
+        (day / name).write_bytes(body)
+
+
+def read_parquet_folder(folder: Path):
+    files = sorted(folder.glob("*.parquet"))
+    assert files, f"no parquet files in {folder}"
+    # partitioning=None: the schema of the files themselves, not columns guessed from the hive-style path.
+    return pq.ParquetDataset([str(f) for f in files], partitioning=None).read()
+
+
+@pytest.fixture(scope="module")
+def dirty_run(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("lake")
+    place_raw(root, RUN_DATE, {p.name: p.read_bytes() for p in DIRTY_SAMPLE.glob("sales.*")})
+    manifest = sales_job.run(spark, job_args(root))
+    return root, manifest
+
+
+def test_manifest_reconciles_every_reason(dirty_run):
+    root, manifest = dirty_run
+    assert manifest["rows_in"] == 21
+    assert manifest["rows_out"] == 6
+    assert manifest["rows_rejected"] == 15
+    assert manifest["rejected_by_reason"] == EXPECTED_REJECTS
+    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+    assert [Path(f).name for f in manifest["source_files"]] == ["sales.csv", "sales.jsonl"]
+    on_disk = json.loads((root / "manifests" / "sales" / f"dt={RUN_DATE}.json").read_text())
+    assert on_disk == manifest
+
+
+def test_processed_partition_schema_and_values(dirty_run):
+    root, _ = dirty_run
+    processed = root / "processed" / "sales"
+    partitions = sorted(p.relative_to(processed) for p in processed.glob("*/*/*"))
+    assert partitions == [Path("year=2024/month=1/day=5")]
+    table = read_parquet_folder(root / "processed" / "sales" / "year=2024" / "month=1" / "day=5")
+    assert [(f.name, str(f.type)) for f in table.schema] == [
+        ("card_id", "int64"),
+        ("customer_id", "int64"),
+        ("price", "decimal128(10, 2)"),
+        ("product_id", "int64"),
+        ("timestamp", "timestamp[us, tz=UTC]"),  # TIMESTAMP_MICROS, UTC-adjusted
+    ]
+    rows = sorted(table.to_pylist(), key=lambda r: r["card_id"])
+    by_card = {r["card_id"]: r for r in rows}
+    assert set(by_card) == {
+        4000000000000001, 4000000000000002, 4000000000000003, 4000000000000004, 4000000000000101, 4000000000000102,
+    }
+    assert by_card[4000000000000002]["customer_id"] == 100002  # whitespace trimmed
+    assert by_card[4000000000000002]["price"] == Decimal("7.99")  # "$" stripped
+    assert by_card[4000000000000003]["price"] == Decimal("1200.00")
+    assert by_card[4000000000000003]["product_id"] is None  # empty product id is allowed
+    assert by_card[4000000000000101]["price"] == Decimal("19.99")
+    assert by_card[4000000000000102]["price"] == Decimal("2.50")  # JSON number read as text
+    stamp = by_card[4000000000000002]["timestamp"]
+    assert stamp.replace(tzinfo=None) == dt.datetime(2024, 1, 5, 23, 59, 59)  # trimmed, no zone shift
+    assert by_card[4000000000000003]["timestamp"].replace(tzinfo=None) == dt.datetime(2024, 1, 5, 0, 0, 0)
+
+
+def test_rejected_rows_keep_raw_strings_and_reason(dirty_run):
+    root, _ = dirty_run
+    table = read_parquet_folder(root / "rejected" / "sales" / f"dt={RUN_DATE}")
+    assert table.column_names == ["card_id", "customer_id", "price", "product_id", "timestamp", "reject_reason"]
+    assert all(str(t) == "string" for t in table.schema.types)
+    rows = table.to_pylist()
+    reasons = {}
+    for row in rows:
+        reasons[row["reject_reason"]] = reasons.get(row["reject_reason"], 0) + 1
+    assert reasons == EXPECTED_REJECTS
+    by_reason = {(r["reject_reason"], r["card_id"]) for r in rows}
+    assert ("bad_card_id", "4000-0005") in by_reason
+    assert ("bad_price", "4000000000000011") in by_reason  # negative
+    assert ("timestamp_outside_run_date", "4000000000000014") in by_reason
+    assert ("timestamp_outside_run_date", "4000000000000103") in by_reason
+    assert {r["card_id"] for r in rows if r["reject_reason"] == "duplicate"} == {"4000000000000004"}
+
+
+def test_rerun_replaces_only_its_day(spark, tmp_path):
+    place_raw(tmp_path, RUN_DATE, {p.name: p.read_bytes() for p in DIRTY_SAMPLE.glob("sales.*")})
+    other_day = "2024-01-06"
+    other_csv = b"card_id,customer_id,price,product_id,timestamp\n1,2,3.00,4,2024-01-06 10:00:00\n"
+    place_raw(tmp_path, other_day, {"sales.csv": other_csv})
+    sales_job.run(spark, job_args(tmp_path, other_day, file_scheme=True))
+    other_partition = tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=6"
+    other_before = {p.name: p.read_bytes() for p in other_partition.iterdir()}
+
+    first = sales_job.run(spark, job_args(tmp_path, file_scheme=True))
+    day = tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5"
+    rows_first = sorted(read_parquet_folder(day).to_pylist(), key=lambda r: r["card_id"])
+    second = sales_job.run(spark, job_args(tmp_path, file_scheme=True))
+    rows_second = sorted(read_parquet_folder(day).to_pylist(), key=lambda r: r["card_id"])
+
+    assert first == second
+    assert rows_first == rows_second and len(rows_second) == 6
+    assert read_parquet_folder(tmp_path / "rejected" / "sales" / f"dt={RUN_DATE}").num_rows == 15
+    assert {p.name: p.read_bytes() for p in other_partition.iterdir()} == other_before
+
+
+def test_all_rows_rejected_gives_empty_partition(spark, tmp_path):
+    place_raw(tmp_path, RUN_DATE, {"sales.csv": b"card_id,customer_id,price,product_id,timestamp\n,1,1.00,1,bad\n"})
+    manifest = sales_job.run(spark, job_args(tmp_path))
+    assert (manifest["rows_in"], manifest["rows_out"], manifest["rows_rejected"]) == (1, 0, 1)
+    table = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5")
+    assert table.num_rows == 0
+    assert table.column_names == ["card_id", "customer_id", "price", "product_id", "timestamp"]
+
+
+def test_missing_day_fails_naming_the_path(spark, tmp_path):
+    with pytest.raises(sales_job.JobInputError, match=r"dt=2024-01-05"):
+        sales_job.run(spark, job_args(tmp_path))
+    place_raw(tmp_path, RUN_DATE, {"notes.txt": b"not sales"})
+    with pytest.raises(sales_job.JobInputError, match=r"no \*\.csv.*dt=2024-01-05"):
+        sales_job.run(spark, job_args(tmp_path))
+
+
+def test_csv_without_required_columns_is_rejected_clearly(spark, tmp_path):
+    place_raw(tmp_path, RUN_DATE, {"sales.csv": b"card,customer\n1,2\n"})
+    with pytest.raises(sales_job.JobInputError, match="lacks columns"):
+        sales_job.run(spark, job_args(tmp_path))
+
+
+def test_arguments_ignore_glue_flags_and_check_the_date():
+    argv = ["sales_job.py", "--JOB_NAME", "j", "--job-bookmark-option", "job-bookmark-disable", "--enable-metrics",
+            "true", "--TempDir", "s3://t/", "--job-language", "python", "--run_date", "2024-01-05",
+            "--raw_path", "r/", "--processed_path", "p/", "--rejected_path", "x/", "--manifest_path", "m/"]
+    args = sales_job.parse_arguments(argv)
+    assert args == {"JOB_NAME": "j", "run_date": "2024-01-05", "raw_path": "r/", "processed_path": "p/",
+                    "rejected_path": "x/", "manifest_path": "m/"}
+    bad = [a if a != "2024-01-05" else "2024-1-5" for a in argv]
+    with pytest.raises(sales_job.JobInputError, match="run_date"):
+        sales_job.parse_arguments(bad)
+    with pytest.raises(SystemExit):
+        sales_job.parse_arguments(["sales_job.py", "--JOB_NAME", "j"])
+
+
+def test_day_partition_has_no_leading_zeros():
+    assert sales_job.day_partition("s3://lake/processed/sales/", "2024-03-07") == (
+        "s3://lake/processed/sales/year=2024/month=3/day=7/"
+    )
+
+
+def test_loader_output_through_the_job(spark, tmp_path):
+    day = dt.date(2024, 2, 29)
+    shapes = [shape for _row, shape in generate_rows(day, 2000)]
+    place_raw(tmp_path, day.isoformat(), {"sales.csv": generate_csv(day, 2000)})
+    manifest = sales_job.run(spark, job_args(tmp_path, day.isoformat()))
+
+    assert manifest["rows_in"] == 2000
+    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+    expected = {
+        "bad_price": shapes.count("empty_price"),
+        "bad_timestamp": shapes.count("bad_timestamp"),
+        "missing_customer_id": shapes.count("missing_customer_id"),
+        "duplicate": shapes.count("duplicate"),
+    }
+    assert all(expected.values()), expected  # every dirty shape is present in this day
+    assert manifest["rejected_by_reason"] == expected
+    # "$" prices are cleansable: they are in the output, not in the rejects.
+    assert manifest["rows_out"] == shapes.count("clean") + shapes.count("dollar_price")
+    processed = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=2" / "day=29")
+    assert processed.num_rows == manifest["rows_out"]
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_warehouse():
+    yield
+    shutil.rmtree("spark-warehouse", ignore_errors=True)
