@@ -92,6 +92,9 @@ def generate_rows(day: dt.date, rows: int) -> Iterator[tuple[tuple[str, ...], st
     )
     random_draw, randrange = rng.random, rng.randrange
     pending_duplicates = 0
+    seen_this_second: set[tuple[str, ...]] = set()
+    seen_bad_timestamp: set[tuple[str, ...]] = set()
+    current_second = -1
     last_clean = None
     for index in range(originals):
         customer, product, second = customers[index], products[index], seconds[index]
@@ -112,6 +115,19 @@ def generate_rows(day: dt.date, rows: int) -> Iterator[tuple[tuple[str, ...], st
         elif draw < thresholds[3]:
             shape, customer_id = "missing_customer_id", ""
         row = (str(card), customer_id, price, str(world.product_ids[product]), timestamp)
+        # An accidental copy of an earlier row (same card, product and second) would be rejected as a duplicate
+        # while labelled otherwise: move it to the next product. Rows with a good timestamp can only collide
+        # within their second (seconds are sorted), so that set stays small; bad timestamps are rare.
+        seen = seen_bad_timestamp if shape == "bad_timestamp" else seen_this_second
+        if shape != "bad_timestamp" and second != current_second:
+            current_second = second
+            seen_this_second.clear()
+        while row in seen:
+            product = (product + 1) % PRODUCT_COUNT
+            price = world.prices[product] if shape not in ("dollar_price", "empty_price") else (
+                "$" + world.prices[product] if shape == "dollar_price" else "")
+            row = (row[0], row[1], price, str(world.product_ids[product]), row[4])
+        seen.add(row)
         yield row, shape
         if shape == "clean":
             last_clean = row
