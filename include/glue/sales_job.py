@@ -127,12 +127,8 @@ def _is_blank(column):
     return column.isNull() | (column == "")
 
 
-def cleanse(raw: DataFrame, run_date: str) -> tuple[DataFrame, DataFrame]:
-    """Split raw string rows into (good, rejected).
-
-    good: card_id bigint, customer_id bigint, price decimal(10,2), product_id bigint, timestamp timestamp.
-    rejected: the five raw columns as read + reject_reason.
-    """
+def classify(raw: DataFrame, run_date: str) -> DataFrame:
+    """The raw rows with their typed values (``_card_id``...) and ``reject_reason`` (null for a good row)."""
     trimmed = {name: F.trim(F.col(name)) for name in RAW_COLUMNS}
     price_text = F.regexp_replace(trimmed["price"], r"^\$\s*", "")
     typed = raw.select(
@@ -161,7 +157,11 @@ def cleanse(raw: DataFrame, run_date: str) -> tuple[DataFrame, DataFrame]:
         .when(F.col("_timestamp").isNull(), "bad_timestamp")
         .when(F.to_date(F.col("_timestamp")) != F.lit(run_date).cast("date"), "timestamp_outside_run_date")
     )
-    classified = typed.withColumn("reject_reason", reason)
+    return typed.withColumn("reject_reason", reason)
+
+
+def split(classified: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(good rows in the processed schema, rejected raw rows + reject_reason) of a classified frame."""
     good = classified.where(F.col("reject_reason").isNull()).select(
         F.col("_card_id").alias("card_id"),
         F.col("_customer_id").alias("customer_id"),
@@ -173,15 +173,26 @@ def cleanse(raw: DataFrame, run_date: str) -> tuple[DataFrame, DataFrame]:
     return good, rejected
 
 
-def build_manifest(run_date: str, rows_in: int, reason_counts: dict, source_files: list[str]) -> dict:
-    """The day's reconciliation; fails loudly if a row was lost or double counted."""
-    rows_out = reason_counts.get(None, 0)
+def cleanse(raw: DataFrame, run_date: str) -> tuple[DataFrame, DataFrame]:
+    """Split raw string rows into (good, rejected).
+
+    good: card_id bigint, customer_id bigint, price decimal(10,2), product_id bigint, timestamp timestamp.
+    rejected: the five raw columns as read + reject_reason.
+    """
+    return split(classify(raw, run_date))
+
+
+def build_manifest(run_date: str, reason_counts: dict, rows_out: int, rows_rejected: int,
+                   source_files: list[str]) -> dict:
+    """The day's reconciliation of the rows read (classified, by reason; None = good) against the rows that
+    landed in the processed and rejected folders. Fails loudly if a row was lost or double counted."""
+    rows_in = sum(reason_counts.values())
     rejected_by_reason = {reason: reason_counts[reason] for reason in sorted(filter(None, reason_counts))}
-    rows_rejected = sum(rejected_by_reason.values())
-    if rows_in != rows_out + rows_rejected:
+    if (rows_in != rows_out + rows_rejected or reason_counts.get(None, 0) != rows_out
+            or sum(rejected_by_reason.values()) != rows_rejected):
         raise AssertionError(
-            f"row reconciliation failed for {run_date}: rows_in={rows_in} != rows_out={rows_out} "
-            f"+ rows_rejected={rows_rejected}"
+            f"row reconciliation failed for {run_date}: rows_in={rows_in} (good {reason_counts.get(None, 0)}, "
+            f"rejected {rejected_by_reason}) but rows_out={rows_out} and rows_rejected={rows_rejected} landed"
         )
     return {
         "run_date": run_date,
@@ -220,6 +231,12 @@ def configure(spark: SparkSession) -> None:
     # INT96 (Spark's legacy default on some setups) is read inconsistently; micros are read by DuckDB,
     # pyarrow, Athena and Redshift COPY/Spectrum alike.
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    # No _SUCCESS marker in the partition folders: readers that glob the folder (DuckDB, local tools) would
+    # trip on a non-Parquet file; the manifest is the run's completion record.
+    spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+    # No _SUCCESS marker in the partition folders: a zero-byte object there is noise for COPY, Spectrum and
+    # crawlers, and the manifest already says when a day is complete.
+    spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict:
@@ -230,29 +247,28 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     csv_files, json_files = list_input_files(spark, day_path)
     source_files = csv_files + json_files
 
-    raw = read_raw(spark, csv_files, json_files).cache()
+    processed_day = day_partition(args["processed_path"], run_date)
+    rejected_day = f"{folder(args['rejected_path'])}dt={run_date}/"
+    # Cached after classification: the duplicate window's shuffle and the parsing run once for the three
+    # actions below (reason counts, processed write, rejected write).
+    classified = classify(read_raw(spark, csv_files, json_files), run_date).cache()
     try:
-        rows_in = raw.count()
-        good, rejected = cleanse(raw, run_date)
-        # One aggregation gives rows_out (reason null) and every reject reason at once.
-        reason_counts = {
-            row["reject_reason"]: row["count"]
-            for row in good.select(F.lit(None).cast("string").alias("reject_reason"))
-            .unionByName(rejected.select("reject_reason"))
-            .groupBy("reject_reason")
-            .count()
-            .collect()
-        }
-        manifest = build_manifest(run_date, rows_in, reason_counts, source_files)
-
+        # One aggregation gives the good rows (reason null) and every reject reason at once.
+        reason_counts = {row["reject_reason"]: row["count"]
+                         for row in classified.groupBy("reject_reason").count().collect()}
+        good, rejected = split(classified)
         # The day folder is written directly with mode overwrite rather than partitionBy + dynamic overwrite:
         # every good row is already checked to belong to run_date, so this replaces exactly one partition,
-        # never touches other days, and does not depend on a session setting being right. One file per day
-        # keeps the partition easy for crawlers, Spectrum and COPY.
-        good.coalesce(1).write.mode("overwrite").parquet(day_partition(args["processed_path"], run_date))
-        rejected.coalesce(1).write.mode("overwrite").parquet(f"{folder(args['rejected_path'])}dt={run_date}/")
+        # never touches other days, and does not depend on a session setting being right. It also replaces the
+        # day when a re-run has no good rows, where a dynamic overwrite would leave the old files in place.
+        # One file per day keeps the partition easy for crawlers, Spectrum and COPY.
+        good.coalesce(1).write.mode("overwrite").parquet(processed_day)
+        rejected.coalesce(1).write.mode("overwrite").parquet(rejected_day)
     finally:
-        raw.unpersist()
+        classified.unpersist()
+    # Counted from what landed (Parquet footers only), so the manifest vouches for the written files.
+    manifest = build_manifest(run_date, reason_counts, spark.read.parquet(processed_day).count(),
+                              spark.read.parquet(rejected_day).count(), source_files)
     write_manifest(manifest, args["manifest_path"], run_date)
     return manifest
 
