@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +56,11 @@ class _TargetPlan:
     partitions: dict[tuple[str, ...], dict[str, Any]]  # values -> PartitionInput
 
 
-def crawl(crawler, backend, cancelled: Callable[[], bool]) -> CrawlOutcome:
-    """Crawl ``crawler``'s S3 targets and write the catalog of ``backend``; CrawlError / CrawlCancelled stop it."""
+def crawl(crawler, backend, cancelled: Callable[[], bool], write_lock: AbstractContextManager | None = None
+          ) -> CrawlOutcome:
+    """Crawl ``crawler``'s S3 targets and write the catalog of ``backend``; CrawlError / CrawlCancelled stop it.
+
+    ``write_lock`` is held only while the catalog is written (reading S3 runs unlocked)."""
     database = crawler.database_name
     if not database or database not in backend.databases:
         raise CrawlError(f"Database {database} not found (crawler {crawler.name}): create it before crawling")
@@ -65,11 +69,12 @@ def crawl(crawler, backend, cancelled: Callable[[], bool]) -> CrawlOutcome:
         raise CrawlError(f"Crawler {crawler.name} has no S3 targets (only S3 targets are crawled locally)")
     outcome = CrawlOutcome()
     plans = [_plan_target(crawler, target, cancelled, outcome) for target in targets]
-    if cancelled():
-        raise CrawlCancelled()
     policy = crawler.schema_change_policy or {}
-    for plan in plans:
-        _apply(backend, database, plan, policy, outcome)
+    with write_lock or nullcontext():
+        if cancelled():
+            raise CrawlCancelled()
+        for plan in plans:
+            _apply(backend, database, plan, policy, outcome)
     return outcome
 
 

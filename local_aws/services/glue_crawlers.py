@@ -93,7 +93,8 @@ class Crawl:
 
 _CRAWLS: dict[str, list[Crawl]] = {}  # crawler name -> its crawls, oldest first (kept across CFN re-creation)
 _LOCK = threading.RLock()
-_CATALOG_WRITE = threading.Lock()  # one crawl writes the catalog at a time
+_CATALOG_WRITE = threading.Lock()  # one crawl writes the catalog at a time, and never while it is being saved
+_SNAPSHOT_ATTEMPTS = 5
 
 
 def _startup_seconds() -> float:
@@ -119,8 +120,7 @@ def _run(backend: GlueBackend, crawler: FakeCrawler, run: Crawl) -> None:
     try:
         if run.cancel.wait(_startup_seconds()):
             raise CrawlCancelled()
-        with _CATALOG_WRITE:
-            outcome = crawl(crawler, backend, run.cancel.is_set)
+        outcome = crawl(crawler, backend, run.cancel.is_set, write_lock=_CATALOG_WRITE)
         for message in outcome.messages:
             log.info("crawler %s [%s]: %s", run.crawler_name, run.crawl_id, message)
         run.tables_created, run.tables_updated = outcome.tables_created, outcome.tables_updated
@@ -285,11 +285,24 @@ def _state_file(server) -> Path | None:
     return Path(state_dir) / "glue" / "catalog.json" if state_dir else None
 
 
+def _consistent_snapshot() -> dict:
+    """A crawl's writes are excluded by the lock; an API call changing the catalog mid-copy makes a retry."""
+    for attempt in range(_SNAPSHOT_ATTEMPTS):
+        try:
+            with _CATALOG_WRITE:
+                return catalog_state.snapshot()
+        except RuntimeError:  # "dictionary changed size during iteration"
+            if attempt == _SNAPSHOT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
 def save_state(server) -> None:
     path = _state_file(server)
     if path is None:
         return
-    data = catalog_state.snapshot()
+    data = _consistent_snapshot()
     with _LOCK:
         data["crawls"] = [
             {**{k: getattr(c, k) for k in _SAVED_CRAWL_FIELDS},

@@ -383,6 +383,49 @@ def test_crawler_created_by_the_backend_directly_crawls(lake):
     assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
 
 
+def run_glue_crawler_machine(boto_client) -> str:
+    """The template's RunGlueCrawler state machine (the contract's polling loop), PollSeconds 1."""
+    template = json.loads((Path(__file__).resolve().parents[2] / "infra" / "cloudformation.json").read_text())
+    definition = template["Resources"]["RunGlueCrawlerStateMachine"]["Properties"]["Definition"]
+    sfn = boto_client("stepfunctions")
+    return sfn.create_state_machine(
+        name=f"run-crawler-{uuid.uuid4().hex[:8]}", roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps(definition).replace("${PollSeconds}", "1"),
+    )["stateMachineArn"]
+
+
+def execute(boto_client, arn: str, payload: dict) -> dict:
+    sfn = boto_client("stepfunctions")
+    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+    deadline = time.monotonic() + 60
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        assert time.monotonic() < deadline, "execution still running"
+        time.sleep(0.1)
+
+
+def test_template_run_glue_crawler_state_machine(lake, boto_client, monkeypatch):
+    monkeypatch.setenv("LOCAL_AWS_TIME_SCALE", "0.2")
+    monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "2")  # scaled: 0.4 s, so the machine polls RUNNING
+    arn = run_glue_crawler_machine(boto_client)
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    good = lake.crawler("raw/sales/", "sfn_")
+    lake.put("bad/t/part-0.parquet", b"PAR1 broken")
+    bad = lake.crawler("bad/t/", "sfnbad_")
+
+    succeeded = execute(boto_client, arn, {"Name": good})
+    failed = execute(boto_client, arn, {"Name": bad})
+
+    assert succeeded["status"] == "SUCCEEDED", succeeded
+    output = json.loads(succeeded["output"])
+    assert output["GetCrawler"]["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert list(lake.partitions("sfn_sales")) == [("2021-12-01",)]
+    assert failed["status"] == "FAILED" and failed["error"] == "CrawlFailed"
+    assert "part-0.parquet" in failed["cause"]
+
+
 # --- persistence and Airflow -----------------------------------------------------------------------------------
 
 
