@@ -182,17 +182,15 @@ def cleanse(raw: DataFrame, run_date: str) -> tuple[DataFrame, DataFrame]:
     return split(classify(raw, run_date))
 
 
-def build_manifest(run_date: str, reason_counts: dict, rows_out: int, rows_rejected: int,
-                   source_files: list[str]) -> dict:
-    """The day's reconciliation of the rows read (classified, by reason; None = good) against the rows that
-    landed in the processed and rejected folders. Fails loudly if a row was lost or double counted."""
-    rows_in = sum(reason_counts.values())
+def build_manifest(run_date: str, rows_in: int, reason_counts: dict, source_files: list[str]) -> dict:
+    """The day's reconciliation; fails loudly if a row was lost or double counted."""
+    rows_out = reason_counts.get(None, 0)
     rejected_by_reason = {reason: reason_counts[reason] for reason in sorted(filter(None, reason_counts))}
-    if (rows_in != rows_out + rows_rejected or reason_counts.get(None, 0) != rows_out
-            or sum(rejected_by_reason.values()) != rows_rejected):
+    rows_rejected = sum(rejected_by_reason.values())
+    if rows_in != rows_out + rows_rejected:
         raise AssertionError(
-            f"row reconciliation failed for {run_date}: rows_in={rows_in} (good {reason_counts.get(None, 0)}, "
-            f"rejected {rejected_by_reason}) but rows_out={rows_out} and rows_rejected={rows_rejected} landed"
+            f"row reconciliation failed for {run_date}: rows_in={rows_in} != rows_out={rows_out} "
+            f"+ rows_rejected={rows_rejected}"
         )
     return {
         "run_date": run_date,
@@ -202,6 +200,16 @@ def build_manifest(run_date: str, reason_counts: dict, rows_out: int, rows_rejec
         "rejected_by_reason": rejected_by_reason,
         "source_files": source_files,
     }
+
+
+def check_landed(manifest: dict, rows_out_landed: int, rows_rejected_landed: int) -> None:
+    """The written Parquet holds exactly the rows the manifest counts; fails loudly otherwise."""
+    if (manifest["rows_out"], manifest["rows_rejected"]) != (rows_out_landed, rows_rejected_landed):
+        raise AssertionError(
+            f"written output does not match the manifest for {manifest['run_date']}: "
+            f"rows_out={manifest['rows_out']} vs {rows_out_landed} landed, "
+            f"rows_rejected={manifest['rows_rejected']} vs {rows_rejected_landed} landed"
+        )
 
 
 def write_manifest(manifest: dict, manifest_path: str, run_date: str) -> str:
@@ -234,9 +242,6 @@ def configure(spark: SparkSession) -> None:
     # No _SUCCESS marker in the partition folders: readers that glob the folder (DuckDB, local tools) would
     # trip on a non-Parquet file; the manifest is the run's completion record.
     spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-    # No _SUCCESS marker in the partition folders: a zero-byte object there is noise for COPY, Spectrum and
-    # crawlers, and the manifest already says when a day is complete.
-    spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
 
 
 def run(spark: SparkSession, args: dict[str, str]) -> dict:
@@ -254,8 +259,10 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     classified = classify(read_raw(spark, csv_files, json_files), run_date).cache()
     try:
         # One aggregation gives the good rows (reason null) and every reject reason at once.
+        rows_in = classified.count()
         reason_counts = {row["reject_reason"]: row["count"]
                          for row in classified.groupBy("reject_reason").count().collect()}
+        manifest = build_manifest(run_date, rows_in, reason_counts, source_files)
         good, rejected = split(classified)
         # The day folder is written directly with mode overwrite rather than partitionBy + dynamic overwrite:
         # every good row is already checked to belong to run_date, so this replaces exactly one partition,
@@ -267,8 +274,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     finally:
         classified.unpersist()
     # Counted from what landed (Parquet footers only), so the manifest vouches for the written files.
-    manifest = build_manifest(run_date, reason_counts, spark.read.parquet(processed_day).count(),
-                              spark.read.parquet(rejected_day).count(), source_files)
+    check_landed(manifest, spark.read.parquet(processed_day).count(), spark.read.parquet(rejected_day).count())
     write_manifest(manifest, args["manifest_path"], run_date)
     return manifest
 
