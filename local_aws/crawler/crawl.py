@@ -7,10 +7,14 @@ leaves the catalog as it was.
 SchemaChangePolicy: ``UpdateBehavior`` UPDATE_IN_DATABASE (default) rewrites a changed table, LOG leaves the
 table's definition alone (new partitions are still added). ``DeleteBehavior`` DELETE_FROM_DATABASE deletes
 partitions (and tables) whose data is gone; LOG and DEPRECATE_IN_DATABASE (the default) keep them and log it.
+Configuration ``CrawlerOutput.Partitions.AddOrUpdateBehavior: InheritFromTable`` makes partitions take the table's
+schema (existing ones are updated when the table changes). Every crawl reads every folder (CRAWL_EVERYTHING); other
+RecrawlBehavior values are treated the same way, and the crawl log says so.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -46,6 +50,11 @@ class CrawlOutcome:
     messages: list[str] = field(default_factory=list)  # what a crawler log would say
 
 
+# A target mixing formats gets the table of its most common one; a tie goes to the first here (the raw layout has
+# CSV, and optionally JSON lines beside it).
+_PREFERENCE = ("csv", "parquet", "json")
+
+
 @dataclass
 class _TargetPlan:
     """What the crawl found for one target, before anything is written."""
@@ -68,13 +77,15 @@ def crawl(crawler, backend, cancelled: Callable[[], bool], write_lock: AbstractC
     if not targets:
         raise CrawlError(f"Crawler {crawler.name} has no S3 targets (only S3 targets are crawled locally)")
     outcome = CrawlOutcome()
+    recrawl = (crawler.recrawl_policy or {}).get("RecrawlBehavior") or "CRAWL_EVERYTHING"
+    if recrawl != "CRAWL_EVERYTHING":
+        outcome.messages.append(f"RecrawlBehavior {recrawl} is crawled locally as CRAWL_EVERYTHING")
     plans = [_plan_target(crawler, target, cancelled, outcome) for target in targets]
-    policy = crawler.schema_change_policy or {}
     with write_lock or nullcontext():
         if cancelled():
             raise CrawlCancelled()
         for plan in plans:
-            _apply(backend, database, plan, policy, outcome)
+            _apply(crawler, backend, database, plan, outcome)
     return outcome
 
 
@@ -105,7 +116,7 @@ def _plan_target(crawler, target: dict[str, Any], cancelled: Callable[[], bool],
     if not file_schemas:
         return _TargetPlan(name, found, None, {})
     counts = Counter(s.classification for _, s in file_schemas)
-    classification = counts.most_common(1)[0][0]
+    classification = max(counts, key=lambda c: (counts[c], -_PREFERENCE.index(c)))
     chosen = [(f, s) for f, s in file_schemas if s.classification == classification]
     for data_file, inferred in file_schemas:
         if inferred.classification != classification:
@@ -139,7 +150,8 @@ def _plan_target(crawler, target: dict[str, Any], cancelled: Callable[[], bool],
     return _TargetPlan(name, found, table_input, partitions)
 
 
-def _apply(backend, database: str, plan: _TargetPlan, policy: dict[str, str], outcome: CrawlOutcome) -> None:
+def _apply(crawler, backend, database: str, plan: _TargetPlan, outcome: CrawlOutcome) -> None:
+    policy = crawler.schema_change_policy or {}
     update_behavior = policy.get("UpdateBehavior") or "UPDATE_IN_DATABASE"
     delete_behavior = policy.get("DeleteBehavior") or "DEPRECATE_IN_DATABASE"
     tables = backend.databases[database].tables
@@ -167,7 +179,7 @@ def _apply(backend, database: str, plan: _TargetPlan, policy: dict[str, str], ou
                 outcome.messages.append(f"table {database}.{plan.table} updated")
             else:
                 outcome.messages.append(f"table {database}.{plan.table} changed in S3; definition kept (LOG)")
-    _sync_partitions(backend, database, plan, delete_behavior, outcome)
+    _sync_partitions(backend, database, plan, delete_behavior, _inherits_from_table(crawler), outcome)
 
 
 def _table_input_of(fake_table) -> dict[str, Any]:
@@ -176,9 +188,22 @@ def _table_input_of(fake_table) -> dict[str, Any]:
                                                                  "VersionId", "CatalogId")}
 
 
-def _sync_partitions(backend, database: str, plan: _TargetPlan, delete_behavior: str, outcome: CrawlOutcome) -> None:
+def _inherits_from_table(crawler) -> bool:
+    """Configuration CrawlerOutput.Partitions.AddOrUpdateBehavior = InheritFromTable: partitions take the table's
+    schema, and a table update is passed on to every partition."""
+    try:
+        configuration = json.loads(crawler.configuration or "{}")
+    except json.JSONDecodeError:
+        return False
+    partitions = ((configuration.get("CrawlerOutput") or {}).get("Partitions") or {})
+    return partitions.get("AddOrUpdateBehavior") == "InheritFromTable"
+
+
+def _sync_partitions(backend, database: str, plan: _TargetPlan, delete_behavior: str, inherit: bool,
+                     outcome: CrawlOutcome) -> None:
     table = backend.get_table(database, plan.table)
-    width = len(table.as_dict().get("PartitionKeys") or [])
+    current = _table_input_of(table)
+    width = len(current.get("PartitionKeys") or [])
     if width != len(plan.layout.partition_keys):
         if plan.partitions:
             outcome.messages.append(
@@ -186,12 +211,18 @@ def _sync_partitions(backend, database: str, plan: _TargetPlan, delete_behavior:
                 f"{len(plan.layout.partition_keys)}: partitions not changed"
             )
         return
-    registered = {tuple(str(v) for v in p.values) for p in list(table.partitions.values())}
-    new = [plan.partitions[v] for v in plan.partitions if v not in registered]
+    registered = {tuple(str(v) for v in p.values): p for p in list(table.partitions.values())}
+    new = [
+        build_partition_input(current, values, partition["StorageDescriptor"]["Location"]) if inherit else partition
+        for values, partition in plan.partitions.items() if values not in registered
+    ]
     if new:
         errors = backend.batch_create_partition(database, plan.table, new)
         outcome.partitions_created += len(new) - len(errors)
-    gone = sorted(registered - set(plan.partitions))
+        outcome.messages.append(f"{len(new) - len(errors)} partitions added to {database}.{plan.table}")
+    if inherit:
+        _inherit_table_schema(backend, database, plan.table, current, registered, outcome)
+    gone = sorted(set(registered) - set(plan.partitions))
     if gone and delete_behavior == "DELETE_FROM_DATABASE":
         backend.batch_delete_partition(database, plan.table, [{"Values": list(v)} for v in gone])
         outcome.partitions_deleted += len(gone)
@@ -200,5 +231,19 @@ def _sync_partitions(backend, database: str, plan: _TargetPlan, delete_behavior:
         outcome.messages.append(
             f"{len(gone)} partitions of {database}.{plan.table} have no data left; kept ({delete_behavior})"
         )
-    if new:
-        outcome.messages.append(f"{len(new)} partitions added to {database}.{plan.table}")
+
+
+def _inherit_table_schema(backend, database: str, table: str, current: dict[str, Any], registered: dict,
+                          outcome: CrawlOutcome) -> None:
+    wanted = current["StorageDescriptor"]
+    entries = []
+    for values, partition in registered.items():
+        descriptor = partition.partition_input.get("StorageDescriptor") or {}
+        if all(descriptor.get(k) == wanted.get(k) for k in ("Columns", "SerdeInfo", "InputFormat", "OutputFormat")):
+            continue
+        location = descriptor.get("Location") or wanted["Location"]
+        entries.append({"PartitionValueList": list(values),
+                        "PartitionInput": build_partition_input(current, values, location)})
+    if entries:
+        backend.batch_update_partition(database, table, entries)
+        outcome.messages.append(f"{len(entries)} partitions of {database}.{table} now inherit the table's schema")

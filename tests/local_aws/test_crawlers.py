@@ -257,6 +257,34 @@ def test_schema_change_policy_update_versus_log(lake):
     assert (metrics[log_only]["TablesCreated"], metrics[log_only]["TablesUpdated"]) == (0, 0)
 
 
+def test_inherit_from_table_passes_a_schema_change_to_old_partitions(lake):
+    lake.put("t/wide/dt=1/a.csv", "id\n1\n")
+    name = f"inherit-{uuid.uuid4().hex[:8]}"
+    lake.glue.create_crawler(
+        Name=name, Role="r", DatabaseName=lake.db, TablePrefix="inh_",
+        Targets={"S3Targets": [{"Path": f"s3://{lake.bucket}/t/wide/"}]},
+        Configuration=json.dumps({"Version": 1.0,
+                                  "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}}}),
+    )
+    lake.crawl(name)
+    lake.put("t/wide/dt=2/a.csv", "id,extra\n2,x\n")
+    lake.crawl(name)
+    parts = lake.glue.get_partitions(DatabaseName=lake.db, TableName="inh_wide")["Partitions"]
+    assert {tuple(p["Values"]): [c["Name"] for c in p["StorageDescriptor"]["Columns"]] for p in parts} == {
+        ("1",): ["id", "extra"], ("2",): ["id", "extra"]}
+    assert {p["StorageDescriptor"]["Location"] for p in parts} == {
+        f"s3://{lake.bucket}/t/wide/dt=1/", f"s3://{lake.bucket}/t/wide/dt=2/"}
+
+
+def test_csv_with_json_lines_beside_it_stays_a_csv_table(lake):
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-01/extra.json", '{"card_id": "a"}\n')
+    lake.crawl(lake.crawler("raw/sales/", "mixed_"))
+    table = lake.table("mixed_sales")
+    assert table["Parameters"]["classification"] == "csv"
+    assert [c for c, _ in columns(table)] == ["card_id", "customer_id", "price", "product_id", "timestamp"]
+
+
 def test_unreadable_parquet_fails_the_crawl_with_a_message(lake):
     lake.put("processed/sales/year=2021/month=12/day=1/part-0.parquet", processed_day(2, 1))
     lake.put("processed/sales/year=2021/month=12/day=2/part-0.parquet", b"PAR1 this is not parquet")
