@@ -64,6 +64,10 @@ class _World:
         self.customer_cum_weights = list(itertools.accumulate(rng.paretovariate(1.2) for _ in self.customer_ids))
         next_card = itertools.count(FIRST_CARD_ID, 7919)
         self.cards = [tuple(next(next_card) for _ in range(rng.choice((1, 1, 1, 2, 2, 3)))) for _ in self.customer_ids]
+        # The same values as text, built once: the per-row loop only picks strings (the hot path of 1M rows).
+        self.customer_texts = [str(c) for c in self.customer_ids]
+        self.card_texts = [tuple(str(card) for card in cards) for cards in self.cards]
+        self.product_texts = [str(p) for p in self.product_ids]
 
 
 _WORLD = _World()
@@ -83,14 +87,18 @@ def generate_rows(day: dt.date, rows: int) -> Iterator[tuple[tuple[str, ...], st
     customers = rng.choices(range(CUSTOMER_BASE), cum_weights=world.customer_cum_weights, k=originals)
     products = rng.choices(range(PRODUCT_COUNT), cum_weights=world.product_cum_weights, k=originals)
     hours = rng.choices(range(24), weights=HOUR_WEIGHTS, k=originals)
-    seconds = sorted(hour * 3600 + rng.randrange(3600) for hour in hours)
+    random_draw = rng.random
+    seconds = sorted(hour * 3600 + int(random_draw() * 3600) for hour in hours)
     # Which originals get a duplicate copy emitted right after them (only clean rows are duplicated).
     duplicate_of = set(rng.sample(range(originals), duplicates)) if duplicates else set()
     prefix = day.isoformat()
     thresholds = list(
         itertools.accumulate((DOLLAR_PRICE_SHARE, EMPTY_PRICE_SHARE, BAD_TIMESTAMP_SHARE, MISSING_CUSTOMER_SHARE))
     )
-    random_draw, randrange = rng.random, rng.randrange
+    randrange = rng.randrange
+    clock = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
+    customer_texts, card_texts, product_texts, prices = (
+        world.customer_texts, world.card_texts, world.product_texts, world.prices)
     pending_duplicates = 0
     seen_this_second: set[tuple[str, ...]] = set()
     seen_bad_timestamp: set[tuple[str, ...]] = set()
@@ -98,11 +106,11 @@ def generate_rows(day: dt.date, rows: int) -> Iterator[tuple[tuple[str, ...], st
     last_clean = None
     for index in range(originals):
         customer, product, second = customers[index], products[index], seconds[index]
-        cards = world.cards[customer]
-        card = cards[randrange(len(cards))] if len(cards) > 1 else cards[0]
-        customer_id = str(world.customer_ids[customer])
-        price = world.prices[product]
-        timestamp = f"{prefix} {second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+        cards = card_texts[customer]
+        card = cards[int(random_draw() * len(cards))] if len(cards) > 1 else cards[0]
+        customer_id = customer_texts[customer]
+        price = prices[product]
+        timestamp = f"{prefix} {clock[second]}"
         draw = random_draw()
         shape = "clean"
         if draw < thresholds[0]:
@@ -114,7 +122,7 @@ def generate_rows(day: dt.date, rows: int) -> Iterator[tuple[tuple[str, ...], st
             timestamp = BAD_TIMESTAMPS[randrange(len(BAD_TIMESTAMPS))].format(d=day)
         elif draw < thresholds[3]:
             shape, customer_id = "missing_customer_id", ""
-        row = (str(card), customer_id, price, str(world.product_ids[product]), timestamp)
+        row = (card, customer_id, price, product_texts[product], timestamp)
         # An accidental copy of an earlier row (same card, product and second) would be rejected as a duplicate
         # while labelled otherwise: move it to the next product. Rows with a good timestamp can only collide
         # within their second (seconds are sorted), so that set stays small; bad timestamps are rare.
@@ -126,7 +134,7 @@ def generate_rows(day: dt.date, rows: int) -> Iterator[tuple[tuple[str, ...], st
             product = (product + 1) % PRODUCT_COUNT
             price = world.prices[product] if shape not in ("dollar_price", "empty_price") else (
                 "$" + world.prices[product] if shape == "dollar_price" else "")
-            row = (row[0], row[1], price, str(world.product_ids[product]), row[4])
+            row = (row[0], row[1], price, product_texts[product], row[4])
         seen.add(row)
         yield row, shape
         if shape == "clean":
