@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+import shutil
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import boto3
 import pytest
@@ -14,6 +19,7 @@ from moto import mock_aws
 from include.loader import handler
 from include.loader.synthetic import HEADER, generate_csv, generate_rows, parse_date, seed_for
 
+LOADER_DIR = Path(__file__).resolve().parents[1] / "include" / "loader"
 BUCKET = "test-lake"
 SOURCE_BUCKET = "test-source"
 
@@ -167,3 +173,28 @@ def test_parse_date_is_strict():
     assert parse_date("2024-02-29") == dt.date(2024, 2, 29)
     with pytest.raises(ValueError):
         parse_date("20240229")
+
+
+def test_the_zip_layout_runs_with_the_standard_library_and_boto3(tmp_path):
+    # As Lambda runs it: handler.py and synthetic.py at the root, no `include` package importable.
+    for name in ("handler.py", "synthetic.py"):
+        shutil.copy(LOADER_DIR / name, tmp_path / name)
+    code = ("import handler, sys; assert 'include' not in sys.modules; "
+            "print(len(handler.generate_csv(handler.parse_date('2024-01-05'), 5).splitlines()))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "6"
+
+
+def test_honours_aws_endpoint_url(local_aws, monkeypatch):
+    # The Lambda creates a plain boto3.client("s3"): the standard variable must be enough to redirect it.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.endpoint_url)
+    monkeypatch.setenv("DATA_LAKE_BUCKET", "loader-endpoint-test")
+    monkeypatch.delenv("SOURCE_URI", raising=False)
+    client = boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name="us-east-1")
+    client.create_bucket(Bucket="loader-endpoint-test")
+    handler.lambda_handler({"date": "2024-01-05", "rows": 20}, None)
+    body = client.get_object(Bucket="loader-endpoint-test", Key="raw/sales/dt=2024-01-05/sales.csv")["Body"].read()
+    assert body == generate_csv(dt.date(2024, 1, 5), 20)
