@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -225,6 +227,49 @@ def test_loader_output_through_the_job(spark, tmp_path):
     assert manifest["rows_out"] == shapes.count("clean") + shapes.count("dollar_price")
     processed = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=2" / "day=29")
     assert processed.num_rows == manifest["rows_out"]
+
+
+def test_manifest_goes_to_s3_through_boto3(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    manifest = {"run_date": RUN_DATE, "rows_in": 1, "rows_out": 1, "rows_rejected": 0, "rejected_by_reason": {}}
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="lake")
+        target = sales_job.write_manifest(manifest, "s3://lake/manifests/sales", RUN_DATE)
+        assert target == "s3://lake/manifests/sales/dt=2024-01-05.json"
+        body = s3.get_object(Bucket="lake", Key="manifests/sales/dt=2024-01-05.json")["Body"].read()
+    assert json.loads(body) == manifest
+    with pytest.raises(sales_job.JobInputError, match="scheme"):
+        sales_job.write_manifest(manifest, "gs://lake/manifests/", RUN_DATE)
+
+
+def test_build_manifest_fails_loudly_when_rows_do_not_reconcile():
+    with pytest.raises(AssertionError, match="rows_in=5"):
+        sales_job.build_manifest(RUN_DATE, 5, {None: 3, "bad_price": 1}, [])
+
+
+@pytest.mark.e2e
+def test_script_runs_as_a_glue_style_command(tmp_path):
+    place_raw(tmp_path, RUN_DATE, {p.name: p.read_bytes() for p in DIRTY_SAMPLE.glob("sales.*")})
+    glue_flags = ["--job-bookmark-option", "job-bookmark-disable", "--enable-metrics", "true",
+                  "--TempDir", "s3://tmp/", "--job-language", "python"]
+    args = [f"--{name}={value}" for name, value in job_args(tmp_path, file_scheme=True).items()]
+    result = subprocess.run(
+        [sys.executable, sales_job.__file__, *glue_flags, *args],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads(result.stdout.strip().splitlines()[-1])
+    assert manifest["rejected_by_reason"] == EXPECTED_REJECTS
+    day = tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5"
+    assert not (day / "_SUCCESS").exists()
+    assert read_parquet_folder(day).num_rows == 6
 
 
 @pytest.fixture(autouse=True)
