@@ -112,6 +112,9 @@ def _plan_target(crawler, target: dict[str, Any], cancelled: Callable[[], bool],
             )
         except schemas.UnreadableFileError as exc:
             raise CrawlError(f"cannot read s3://{found.bucket}/{exc}") from exc
+        if inferred.classification != "parquet" and data_file.size > len(head) and inferred.record_count:
+            # A sampled text file: estimate its records from the sample, as Glue's recordCount is an estimate too.
+            inferred.record_count = round(inferred.record_count * data_file.size / len(head))
         file_schemas.append((data_file, inferred))
     if not file_schemas:
         return _TargetPlan(name, found, None, {})

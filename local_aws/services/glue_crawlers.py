@@ -4,7 +4,8 @@ StartCrawler runs the crawl (``local_aws.crawler``) in a background thread: Stat
 writes the catalog, STOPPING briefly, then READY with ``LastCrawl`` {Status SUCCEEDED | FAILED | CANCELLED,
 ErrorMessage on failure, LogGroup, LogStream, MessagePrefix, StartTime}. This replaces moto's crawl state machine
 (which advances only on ListCrawlers and ends in COMPLETED). StopCrawler cancels a running crawl before it writes
-the catalog. GetCrawlerMetrics and ListCrawls report the crawls.
+the catalog. GetCrawlerMetrics and ListCrawls report the crawls; UpdateCrawler (missing in moto) and DeleteCrawler
+are refused while a crawl runs, as on AWS.
 
 A crawl starts after a short start-up delay (``LOCAL_AWS_CRAWLER_STARTUP_SECONDS``, default 0.5, scaled by
 ``LOCAL_AWS_TIME_SCALE``), as a Glue crawler spends its first seconds provisioning: pollers see RUNNING.
@@ -263,6 +264,46 @@ def list_crawls(self: GlueResponse) -> str:
     return json.dumps({"Crawls": out})
 
 
+_UPDATABLE = {
+    "Role": "role", "DatabaseName": "database_name", "Description": "description", "Targets": "targets",
+    "Schedule": "schedule", "Classifiers": "classifiers", "TablePrefix": "table_prefix",
+    "SchemaChangePolicy": "schema_change_policy", "RecrawlPolicy": "recrawl_policy",
+    "LineageConfiguration": "lineage_configuration", "Configuration": "configuration",
+    "CrawlerSecurityConfiguration": "crawler_security_configuration",
+}
+
+
+def _refuse_while_crawling(name: str, action: str) -> None:
+    latest = _latest(name)
+    if latest is not None and latest.phase != "DONE":
+        raise CrawlerRunningException(f"Cannot {action} crawler {name}: it is {latest.phase}")
+
+
+def update_crawler(self: GlueResponse) -> str:
+    """UpdateCrawler (moto has none): the given fields replace the crawler's; refused while it crawls."""
+    name = self._get_param("Name")
+    crawler = self.glue_backend.get_crawler(name)
+    with _LOCK:
+        _refuse_while_crawling(name, "update")
+        for param, attribute in _UPDATABLE.items():
+            value = self._get_param(param)
+            if value is not None:
+                setattr(crawler, attribute, value)
+        crawler.version += 1
+        crawler.last_updated = utcnow()
+    return "{}"
+
+
+def delete_crawler(self: GlueResponse) -> str:
+    name = self._get_param("Name")
+    self.glue_backend.get_crawler(name)
+    with _LOCK:
+        _refuse_while_crawling(name, "delete")
+        self.glue_backend.delete_crawler(name)
+        _CRAWLS.pop(name, None)
+    return "{}"
+
+
 def install(server) -> None:
     GlueBackend.start_crawler = _start_crawler
     GlueBackend.stop_crawler = _stop_crawler
@@ -270,6 +311,8 @@ def install(server) -> None:
     FakeCrawler.as_dict = _as_dict
     GlueResponse.get_crawler_metrics = get_crawler_metrics
     GlueResponse.list_crawls = list_crawls
+    GlueResponse.update_crawler = update_crawler
+    GlueResponse.delete_crawler = delete_crawler
 
 
 # --- persistence -----------------------------------------------------------------------------------------------

@@ -320,6 +320,12 @@ def test_running_crawler_rejects_start_and_stop_cancels(lake, monkeypatch):
         lake.glue.start_crawler(Name=name)
     assert running.value.response["Error"]["Code"] == "CrawlerRunningException"
 
+    for refused in (lambda: lake.glue.update_crawler(Name=name, TablePrefix="other_"),
+                    lambda: lake.glue.delete_crawler(Name=name)):
+        with pytest.raises(ClientError) as error:
+            refused()
+        assert error.value.response["Error"]["Code"] == "CrawlerRunningException"
+
     lake.glue.stop_crawler(Name=name)
     assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "STOPPING"
     crawler = lake.wait(name, timeout=10)
@@ -329,6 +335,28 @@ def test_running_crawler_rejects_start_and_stop_cancels(lake, monkeypatch):
         lake.glue.stop_crawler(Name=name)
     assert idle.value.response["Error"]["Code"] == "CrawlerNotRunningException"
     assert [c["State"] for c in lake.glue.list_crawls(CrawlerName=name)["Crawls"]] == ["STOPPED"]
+
+
+def test_update_crawler_changes_the_next_crawl(lake):
+    lake.put("u/orders/part.csv", "id\n1\n")
+    name = lake.crawler("u/orders/", "before_")
+    lake.glue.update_crawler(Name=name, TablePrefix="after_")
+    crawler = lake.crawl(name)
+    assert crawler["TablePrefix"] == "after_" and crawler["Version"] == 2
+    assert [t["Name"] for t in lake.glue.get_tables(DatabaseName=lake.db)["TableList"]] == ["after_orders"]
+    lake.glue.delete_crawler(Name=name)
+    with pytest.raises(ClientError) as gone:
+        lake.glue.get_crawler(Name=name)
+    assert gone.value.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+def test_record_count_of_a_sampled_csv_is_estimated(lake):
+    row = "4111111111111111,123456,10.25,99,2021-12-01 10:00:00\n"
+    rows = 2 * schema.SAMPLE_BYTES // len(row)  # twice what the classifier samples
+    lake.put("big/sales/dt=2021-12-01/sales.csv", RAW_HEADER + row * rows)
+    lake.crawl(lake.crawler("big/sales/", "big_"))
+    estimate = int(lake.table("big_sales")["Parameters"]["recordCount"])
+    assert abs(estimate - rows) / rows < 0.01
 
 
 def test_get_crawler_metrics(lake):
