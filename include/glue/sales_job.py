@@ -108,11 +108,15 @@ def read_raw(spark: SparkSession, csv_files: list[str], json_files: list[str]) -
     """All five columns as strings, whatever the source format; CSV columns are matched by header name."""
     frames = []
     if csv_files:
-        # No schema: without inferSchema every CSV column is a string, and columns are taken by header name.
-        csv = spark.read.csv(csv_files, header=True, inferSchema=False)
-        missing = [name for name in RAW_COLUMNS if name not in csv.columns]
+        # Columns are taken by header name: the first file's header gives the order (all strings, no inference).
+        header = spark.read.csv(csv_files[0], header=True, inferSchema=False).columns
+        missing = [name for name in RAW_COLUMNS if name not in header]
         if missing:
-            raise JobInputError(f"CSV input lacks columns {missing}; header has {csv.columns} ({csv_files})")
+            raise JobInputError(f"CSV input lacks columns {missing}; header has {header} ({csv_files[0]})")
+        # Spark maps the other files' columns by position; enforceSchema=false makes it check every file's
+        # header against that order and fail naming the file, instead of silently swapping columns.
+        schema = StructType([StructField(name, StringType(), True) for name in header])
+        csv = spark.read.schema(schema).csv(csv_files, header=True, enforceSchema=False)
         frames.append(csv.select(*RAW_COLUMNS))
     if json_files:
         # A string schema keeps JSON numbers as their text, so "12.50" and 12.50 cleanse the same way.
