@@ -32,7 +32,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskService,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
+
+from local_aws import ACCOUNT_ID, REGION
 
 PRIORITY = 20
 log = logging.getLogger(__name__)
@@ -151,6 +153,13 @@ def _named_start_execution(original):
         return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     return start_execution
+
+
+def create_state_machine(name: str, definition_json: str, role_arn: str, tags: list[dict] | None = None,
+                         account_id: str = ACCOUNT_ID, region: str = REGION):
+    """Create a state machine in the one store that executes (for CloudFormation and other in-process callers)."""
+    backend = stepfunctions_parser_backends[account_id][region]
+    return backend.create_state_machine(name, definition_json, role_arn, tags=tags or [])
 
 
 def install(server) -> None:

@@ -156,3 +156,22 @@ def test_named_and_unnamed_executions(sfn):
     run(sfn, arn, name="daily-2021-12-01")
     with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
         sfn.start_execution(stateMachineArn=arn, name="daily-2021-12-01", input='{"other": 1}')
+
+
+def test_in_process_created_machine_executes_with_history_and_error(local_aws, sfn):
+    from local_aws.services.stepfunctions import create_state_machine
+
+    definition = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 5, "Next": "F"},
+        "F": {"Type": "Fail", "ErrorPath": "$.error", "CausePath": "$.cause"}}}
+    created = create_state_machine(f"cfn-{uuid.uuid4().hex[:8]}", json.dumps(definition), ROLE,
+                                   [{"key": "owner", "value": "cfn"}])
+    arn = created.arn
+    assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == created.name
+    described = run(sfn, arn, {"error": "Sales.Broken", "cause": "row 7"})
+    assert (described["status"], described["error"], described["cause"]) == ("FAILED", "Sales.Broken", "row 7")
+    events = sfn.get_execution_history(executionArn=described["executionArn"])["events"]
+    assert [event["type"] for event in events] == [
+        "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "FailStateEntered", "ExecutionFailed"]
+    failed = events[-1]["executionFailedEventDetails"]
+    assert (failed["error"], failed["cause"]) == ("Sales.Broken", "row 7")
