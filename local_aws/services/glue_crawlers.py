@@ -40,13 +40,14 @@ from moto.glue.models import FakeCrawler, GlueBackend
 from moto.glue.responses import GlueResponse
 
 from local_aws.crawler import catalog_state
+from local_aws.crawler import logs as crawl_logs
 from local_aws.crawler.crawl import CrawlCancelled, CrawlError, crawl
+from local_aws.crawler.logs import LOG_GROUP
 
 log = logging.getLogger(__name__)
 
 PRIORITY = 55  # loads the catalog before the CloudFormation stacks are re-applied over it
 
-LOG_GROUP = "/aws-glue/crawlers"
 STOPPING_SECONDS = 0.3  # how long State stays STOPPING after the crawl's work is done
 _MAX_METRICS = 100  # GetCrawlerMetrics' MaxResults limit
 
@@ -118,12 +119,12 @@ def _last_finished(name: str) -> Crawl | None:
 
 
 def _run(backend: GlueBackend, crawler: FakeCrawler, run: Crawl) -> None:
+    messages: list[str] = []
     try:
         if run.cancel.wait(_startup_seconds()):
             raise CrawlCancelled()
         outcome = crawl(crawler, backend, run.cancel.is_set, write_lock=_CATALOG_WRITE)
-        for message in outcome.messages:
-            log.info("crawler %s [%s]: %s", run.crawler_name, run.crawl_id, message)
+        messages = outcome.messages
         run.tables_created, run.tables_updated = outcome.tables_created, outcome.tables_updated
         run.tables_deleted = outcome.tables_deleted
         run.partitions_created, run.partitions_deleted = outcome.partitions_created, outcome.partitions_deleted
@@ -140,8 +141,14 @@ def _run(backend: GlueBackend, crawler: FakeCrawler, run: Crawl) -> None:
     time.sleep(STOPPING_SECONDS)
     with _LOCK:
         run.status, run.error_message, run.end_time, run.phase = status, error, utcnow(), "DONE"
-    log.info("crawler %s crawl %s %s in %.1fs%s", run.crawler_name, run.crawl_id, status, run.runtime_seconds,
-             f": {error}" if error else "")
+    summary = f"crawl {status} in {run.runtime_seconds:.1f}s" + (f": {error}" if error else "")
+    log.info("crawler %s %s", run.crawler_name, summary)
+    for message in messages:
+        log.info("crawler %s [%s]: %s", run.crawler_name, run.crawl_id, message)
+    crawl_logs.write(run.crawler_name, run.crawl_id, [
+        f"BENCHMARK : Running Start Crawl for Crawler {run.crawler_name}", *messages,
+        f"BENCHMARK : Crawler has finished running and is in state READY ({summary})",
+    ])
 
 
 # --- moto patches ----------------------------------------------------------------------------------------------

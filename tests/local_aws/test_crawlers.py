@@ -50,6 +50,7 @@ class Lake:
 
     def __init__(self, boto_client):
         self.s3, self.glue, self.athena = boto_client("s3"), boto_client("glue"), boto_client("athena")
+        self.logs = boto_client("logs")
         self.bucket = f"crawl-{uuid.uuid4().hex[:10]}"
         self.db = f"db_{uuid.uuid4().hex[:8]}"
         self.s3.create_bucket(Bucket=self.bucket)
@@ -288,9 +289,14 @@ def test_csv_with_json_lines_beside_it_stays_a_csv_table(lake):
 def test_unreadable_parquet_fails_the_crawl_with_a_message(lake):
     lake.put("processed/sales/year=2021/month=12/day=1/part-0.parquet", processed_day(2, 1))
     lake.put("processed/sales/year=2021/month=12/day=2/part-0.parquet", b"PAR1 this is not parquet")
-    crawler = lake.crawl(lake.crawler("processed/sales/", "bad_"))
+    name = lake.crawler("processed/sales/", "bad_")
+    crawler = lake.crawl(name)
     assert crawler["LastCrawl"]["Status"] == "FAILED"
-    assert "day=2/part-0.parquet" in crawler["LastCrawl"]["ErrorMessage"]
+    last = crawler["LastCrawl"]
+    events = lake.logs.get_log_events(logGroupName=last["LogGroup"], logStreamName=last["LogStream"])["events"]
+    messages = [e["message"] for e in events if e["message"].startswith(f"[{last['MessagePrefix']}]")]
+    assert messages and "FAILED" in messages[-1] and "day=2/part-0.parquet" in messages[-1]
+    assert "day=2/part-0.parquet" in last["ErrorMessage"]
     assert "Parquet" in crawler["LastCrawl"]["ErrorMessage"]
     tables = lake.glue.get_tables(DatabaseName=lake.db)["TableList"]
     assert tables == []  # a failed crawl writes nothing
