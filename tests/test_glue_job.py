@@ -254,6 +254,27 @@ def test_build_manifest_fails_loudly_when_rows_do_not_reconcile():
         sales_job.build_manifest(RUN_DATE, 5, {None: 3, "bad_price": 1}, [])
 
 
+
+def test_csv_columns_are_taken_by_header_name_and_every_header_is_checked(spark, tmp_path):
+    place_raw(tmp_path, RUN_DATE, {"a.csv": b"timestamp,price,product_id,customer_id,card_id\n"
+                                            b"2024-01-05 10:00:00,$2.00,7,11,1\n"})
+    manifest = sales_job.run(spark, job_args(tmp_path))
+    assert manifest["rows_out"] == 1
+    row = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5").to_pylist()[0]
+    assert (row["card_id"], row["customer_id"], row["product_id"], row["price"]) == (1, 11, 7, Decimal("2.00"))
+    # A second file in another column order would be read by position: the job must fail, not swap columns.
+    place_raw(tmp_path, RUN_DATE, {"b.csv": b"card_id,customer_id,price,product_id,timestamp\n"
+                                            b"2,12,3.00,8,2024-01-05 11:00:00\n"})
+    with pytest.raises(Exception, match="b.csv"):
+        sales_job.run(spark, job_args(tmp_path))
+
+
+def test_check_landed_fails_loudly_when_the_written_rows_differ():
+    manifest = {"run_date": RUN_DATE, "rows_in": 5, "rows_out": 3, "rows_rejected": 2}
+    sales_job.check_landed(manifest, 3, 2)
+    with pytest.raises(AssertionError, match="rows_out=3 vs 2 landed"):
+        sales_job.check_landed(manifest, 2, 2)
+
 @pytest.mark.e2e
 def test_script_runs_as_a_glue_style_command(tmp_path):
     place_raw(tmp_path, RUN_DATE, {p.name: p.read_bytes() for p in DIRTY_SAMPLE.glob("sales.*")})
