@@ -114,7 +114,12 @@ def write(path: Path, data: dict[str, Any]) -> None:
 
 
 def read(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path}: the saved Glue catalog is not valid JSON ({exc}); move it away to start empty"
+        ) from exc
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: unknown catalog state format {data.get('format')!r}")
     return data

@@ -4,14 +4,14 @@ Glue's rules: zero-byte objects, ``_SUCCESS``, anything under ``_temporary/`` an
 are not data. Folders below the target are partitions: ``key=value`` folders give the key (Hive style), other
 folders get ``partition_0``, ``partition_1``... All of a table's files must sit at the same partition depth with the
 same keys; files in another layout (for example loose files beside the partition folders) are left out of the
-table, and reported.
+table, and reported. S3Targets Exclusions are Glue globs relative to the target.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -64,6 +64,28 @@ def is_data_key(relative_key: str) -> bool:
     return bool(name) and not name.startswith((".", "_")) and not name.endswith("_$folder$")
 
 
+def exclusion_matcher(patterns: list[str] | None) -> Callable[[str], bool]:
+    """Glue's exclude patterns, relative to the target: ``*`` stays within a folder, ``**`` crosses folders,
+    ``?`` is one character, ``{a,b}`` is either."""
+    regexes = []
+    for pattern in patterns or []:
+        out, i = "", 0
+        while i < len(pattern):
+            char = pattern[i]
+            if pattern.startswith("**", i):
+                out, i = out + ".*", i + 2
+                continue
+            if char == "{" and "}" in pattern[i:]:
+                end = pattern.index("}", i)
+                out += "(?:" + "|".join(re.escape(alt) for alt in pattern[i + 1 : end].split(",")) + ")"
+                i = end + 1
+                continue
+            out += {"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char))
+            i += 1
+        regexes.append(re.compile(out))
+    return lambda relative_key: any(r.fullmatch(relative_key) for r in regexes)
+
+
 def _folder_pair(index: int, folder: str) -> tuple[str, str]:
     key, sep, value = folder.partition("=")
     if sep and key:
@@ -77,10 +99,11 @@ def scan_target(path: str, exclusions: list[str] | None = None) -> TargetLayout:
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     store = s3io._backend().get_bucket(bucket)  # noqa: SLF001 - sizes without reading bodies
+    excluded = exclusion_matcher(exclusions)
     candidates: list[tuple[str, int, list[tuple[str, str]]]] = []
     for key in s3io.list_keys(bucket, prefix):
         relative = key[len(prefix):]
-        if not is_data_key(relative) or any(fnmatch.fnmatch(relative, pattern) for pattern in exclusions or []):
+        if not is_data_key(relative) or excluded(relative):
             continue
         size = store.keys[key].size
         if size == 0:

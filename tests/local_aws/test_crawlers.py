@@ -127,6 +127,16 @@ def test_truncated_sample_keeps_whole_lines_and_merging_widens():
         ("A", "double"), ("b", "string")]
 
 
+def test_exclusion_patterns_follow_glue_globs():
+    from local_aws.crawler.layout import exclusion_matcher
+
+    excluded = exclusion_matcher(["*.tmp", "**/_archive/**", "dt=2021-12-0{1,2}/**"])
+    assert excluded("a.tmp") and not excluded("x/a.tmp")  # * stays within a folder
+    assert excluded("x/_archive/y/z.csv")
+    assert excluded("dt=2021-12-01/a.csv") and excluded("dt=2021-12-02/a.csv")
+    assert not excluded("dt=2021-12-03/a.csv")
+
+
 def test_bad_files_are_named_in_the_error():
     with pytest.raises(schema.UnreadableFileError, match="k.json: line 2"):
         schema.infer("k.json", b'{"a": 1}\n{oops\n', truncated=False, open_file=None)
@@ -217,6 +227,24 @@ def test_json_lines_table(lake):
     assert table["Parameters"]["classification"] == "json"
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     assert list(lake.partitions("ev_clicks")) == [("2021-12-01",)]
+
+
+def test_exclusions_plain_folders_and_escaped_partition_values(lake):
+    lake.put("logs/app/2021/12/a.csv", "id\n1\n")
+    lake.put("logs/app/2021/11/a.csv", "id\n2\n")
+    lake.put("logs/app/2021/12/skip.tmp", "junk")
+    name = f"excl-{uuid.uuid4().hex[:8]}"
+    lake.glue.create_crawler(Name=name, Role="r", DatabaseName=lake.db, TablePrefix="plain_", Targets={
+        "S3Targets": [{"Path": f"s3://{lake.bucket}/logs/app", "Exclusions": ["**.tmp"]}]})
+    lake.crawl(name)
+    table = lake.table("plain_app")
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["partition_0", "partition_1"]
+    assert sorted(lake.partitions("plain_app")) == [("2021", "11"), ("2021", "12")]
+    assert table["Parameters"]["objectCount"] == "2"
+
+    lake.put("ts/t/hour=2021-12-01 10%3A00/a.csv", "id\n1\n")
+    lake.crawl(lake.crawler("ts/t/", "esc_"))
+    assert lake.partitions("esc_t") == {("2021-12-01 10:00",): f"s3://{lake.bucket}/ts/t/hour=2021-12-01 10%3A00/"}
 
 
 def test_second_crawl_adds_the_new_partition_and_delete_behavior(lake):
