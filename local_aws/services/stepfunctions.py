@@ -8,6 +8,8 @@ Mended here:
   parameters to the API's own casing and their results back, as AWS does;
 - timestamps in task results and execution outputs become ISO-8601 strings (moto 500s on a datetime);
 - an execution started without a name gets a unique one (moto's ARN would end in ":None" and collide);
+- `.sync` tasks of services without `.waitForTaskToken` (glue:startJobRun.sync) ran into a missing callback
+  endpoint and failed with States.Runtime; they now poll to the end and fail as AWS does (States.TaskFailed);
 - LOCAL_AWS_TIME_SCALE (read at each wait) shortens Wait states and Retry intervals; 1.0 is real time.
 """
 
@@ -28,8 +30,12 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
@@ -147,6 +153,29 @@ def _normalise_response(self: StateTaskService, response: Any, boto_service_name
         self._from_boto_response(response, operation.output_shape)
 
 
+def _sync_without_callback(original):
+    """moto's callback pattern always releases a WaitForTaskToken endpoint, which only exists for services that
+    support `.waitForTaskToken`; for the others (Glue) run the sync poll alone."""
+
+    @functools.wraps(original)
+    def eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        if ResourceCondition.WaitForTaskToken in self._supported_integration_patterns:
+            return original(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+        task_output = env.stack.pop()
+        self.timeout.eval(env=env)
+        timeout_seconds = env.stack.pop()
+        env.stack.append(task_output)  # the resolvers read the start call's output from the stack
+        build = (self._build_sync_resolver if self.resource.condition == ResourceCondition.Sync
+                 else self._build_sync2_resolver)
+        resolver = build(env=env, resource_runtime_part=resource_runtime_part,
+                         normalised_parameters=normalised_parameters, state_credentials=state_credentials)
+        outcome = self._eval_sync(env=env, sync_resolver=resolver, timeout_seconds=timeout_seconds,
+                                  callback_endpoint=None, heartbeat_endpoint=None)
+        env.stack.append(outcome)
+
+    return eval_integration_pattern
+
+
 def _named_start_execution(original):
     @functools.wraps(original)
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
@@ -170,6 +199,9 @@ def install(server) -> None:
     WaitFunction._wait_interval = _wait_interval
     retrier_decl.time = _RetrierTime()
     sfn_responses.json = _ResponsesJson
+    if not getattr(StateTaskServiceCallback._eval_integration_pattern, "__wrapped__", None):
+        StateTaskServiceCallback._eval_integration_pattern = _sync_without_callback(
+            StateTaskServiceCallback._eval_integration_pattern)
     if not getattr(StepFunctionsParserBackend.start_execution, "__wrapped__", None):
         StepFunctionsParserBackend.start_execution = _named_start_execution(StepFunctionsParserBackend.start_execution)
     # The interpreter logs each caught task failure with a dump of the whole state; the execution history

@@ -175,3 +175,23 @@ def test_in_process_created_machine_executes_with_history_and_error(local_aws, s
         "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "FailStateEntered", "ExecutionFailed"]
     failed = events[-1]["executionFailedEventDetails"]
     assert (failed["error"], failed["cause"]) == ("Sales.Broken", "row 7")
+
+
+def test_glue_start_job_run_sync_failure_is_states_task_failed_with_the_job_run(sfn, boto_client):
+    s3, glue = boto_client("s3"), boto_client("glue")
+    bucket, job = f"scripts-{uuid.uuid4().hex[:8]}", f"job-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="broken.py", Body=b"raise SystemExit('bad partition')\n")
+    glue.create_job(Name=job, Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/broken.py"})
+    arn = machine(sfn, {"StartAt": "Run", "States": {
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                "Parameters": {"JobName.$": "$.job"}, "ResultPath": "$.run",
+                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Failed"}],
+                "End": True},
+        "Failed": {"Type": "Pass", "End": True}}})
+    described = run(sfn, arn, {"job": job}, timeout=120)
+    assert described["status"] == "SUCCEEDED"
+    error = json.loads(described["output"])["error"]
+    assert error["Error"] == "States.TaskFailed"
+    job_run = json.loads(error["Cause"])
+    assert (job_run["JobName"], job_run["JobRunState"]) == (job, "FAILED")
