@@ -31,12 +31,23 @@ def _run(fn: LambdaFunction, event: bytes | str) -> runner.Invocation:
     )
 
 
+def _run_async(fn: LambdaFunction, event: bytes | str) -> None:
+    """InvocationType=Event: nobody reads the result, so a failure must at least reach the server's log."""
+    try:
+        result = _run(fn, event)
+    except Exception:
+        log.exception("lambda %s: async invocation could not run", fn.function_name)
+        return
+    if result.function_error:
+        log.warning("lambda %s: async invocation failed: %s", fn.function_name, result.payload.decode(errors="replace"))
+
+
 def _invoke(self: LambdaFunction, body, request_headers, response_headers) -> bytes:
     invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
     if invocation_type == "DryRun":
         return b""
     if invocation_type == "Event":
-        threading.Thread(target=_run, args=(self, body), name=f"lambda-{self.function_name}", daemon=True).start()
+        threading.Thread(target=_run_async, args=(self, body), name=f"lambda-{self.function_name}", daemon=True).start()
         return b""
     result = _run(self, body)
     log.debug("lambda %s: %s", self.function_name, "error" if result.function_error else "ok")

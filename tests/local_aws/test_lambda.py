@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 import zipfile
 
@@ -106,3 +107,23 @@ def test_aws_cli_lists_functions_and_state_machines(local_aws, lam, role, boto_c
     assert functions.returncode == 0 and machines.returncode == 0, functions.stderr + machines.stderr
     assert name in {f["FunctionName"] for f in json.loads(functions.stdout)["Functions"]}
     assert machine in {m["stateMachineArn"] for m in json.loads(machines.stdout)["stateMachines"]}
+
+
+def test_event_invocation_returns_202_and_runs_in_the_background(lam, role, boto_client):
+    s3 = boto_client("s3")
+    bucket = f"lambda-async-{uuid.uuid4().hex[:6]}"
+    s3.create_bucket(Bucket=bucket)
+    name = create(lam, role, (
+        "import os, time, boto3\n"
+        "def lambda_handler(event, context):\n"
+        "    time.sleep(0.5)\n"
+        "    boto3.client('s3').put_object(Bucket=event['bucket'], Key='done', Body=b'ok')\n"))
+    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"bucket": bucket}))
+    assert response["StatusCode"] == 202
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0  # returned before the handler finished
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0):
+            break
+        time.sleep(0.2)
+    assert s3.get_object(Bucket=bucket, Key="done")["Body"].read() == b"ok"
