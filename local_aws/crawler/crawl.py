@@ -6,7 +6,8 @@ leaves the catalog as it was.
 
 SchemaChangePolicy: ``UpdateBehavior`` UPDATE_IN_DATABASE (default) rewrites a changed table, LOG leaves the
 table's definition alone (new partitions are still added). ``DeleteBehavior`` DELETE_FROM_DATABASE deletes
-partitions (and tables) whose data is gone; LOG and DEPRECATE_IN_DATABASE (the default) keep them and log it.
+partitions (and tables) whose data is gone; LOG keeps them and logs it; DEPRECATE_IN_DATABASE (the default) keeps
+partitions and marks a table whose data is all gone with the parameter ``DEPRECATED_BY_CRAWLER`` (epoch seconds).
 Configuration ``CrawlerOutput.Partitions.AddOrUpdateBehavior: InheritFromTable`` makes partitions take the table's
 schema (existing ones are updated when the table changes). Every crawl reads every folder (CRAWL_EVERYTHING); other
 RecrawlBehavior values are treated the same way, and the crawl log says so.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -166,8 +168,16 @@ def _apply(crawler, backend, database: str, plan: _TargetPlan, outcome: CrawlOut
             backend.delete_table(database, plan.table)
             outcome.tables_deleted += 1
             outcome.messages.append(f"table {database}.{plan.table} deleted: no data under {plan.layout.location}")
+        elif delete_behavior == "DEPRECATE_IN_DATABASE":
+            current = _table_input_of(existing)
+            if "DEPRECATED_BY_CRAWLER" not in (current.get("Parameters") or {}):
+                current["Parameters"] = {**(current.get("Parameters") or {}),
+                                         "DEPRECATED_BY_CRAWLER": str(int(time.time()))}
+                backend.update_table(database, plan.table, current)
+                outcome.tables_updated += 1
+            outcome.messages.append(f"table {database}.{plan.table} has no data left: marked deprecated")
         else:
-            outcome.messages.append(f"table {database}.{plan.table} has no data left; kept ({delete_behavior})")
+            outcome.messages.append(f"table {database}.{plan.table} has no data left; kept (LOG)")
         return
     if existing is None:
         backend.create_table(database, plan.table, plan.table_input)

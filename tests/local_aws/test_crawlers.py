@@ -265,6 +265,19 @@ def test_second_crawl_adds_the_new_partition_and_delete_behavior(lake):
     assert sorted(lake.partitions("drop_sales")) == [("2021-12-02",), ("2021-12-03",)]
     assert lake.table("keep_sales")["VersionId"] == "1"  # same schema: the table itself is not rewritten
 
+    deprecate = lake.crawler("raw/sales/", "dep_", {"UpdateBehavior": "UPDATE_IN_DATABASE",
+                                                    "DeleteBehavior": "DEPRECATE_IN_DATABASE"})
+    lake.crawl(deprecate)
+    for day in ("2021-12-02", "2021-12-03"):
+        lake.s3.delete_object(Bucket=lake.bucket, Key=f"raw/sales/dt={day}/sales.csv")
+    lake.crawl(drop)
+    lake.crawl(deprecate)
+    lake.crawl(keep)
+    names = {t["Name"]: t for t in lake.glue.get_tables(DatabaseName=lake.db)["TableList"]}
+    assert "drop_sales" not in names  # its data is all gone
+    assert "DEPRECATED_BY_CRAWLER" in names["dep_sales"]["Parameters"]
+    assert "DEPRECATED_BY_CRAWLER" not in names["keep_sales"]["Parameters"]
+
 
 def test_schema_change_policy_update_versus_log(lake):
     lake.put("t/items/dt=1/a.csv", "id,name\n1,x\n")
