@@ -24,6 +24,7 @@ from include.loader.synthetic import generate_csv, generate_rows  # noqa: E402
 DIRTY_SAMPLE = Path(__file__).parent / "data" / "sales_dirty"
 RUN_DATE = "2024-01-05"
 EXPECTED_REJECTS = {
+    "malformed_record": 2,
     "duplicate": 3,
     "missing_card_id": 1,
     "bad_card_id": 1,
@@ -86,9 +87,9 @@ def dirty_run(spark, tmp_path_factory):
 
 def test_manifest_reconciles_every_reason(dirty_run):
     root, manifest = dirty_run
-    assert manifest["rows_in"] == 21
+    assert manifest["rows_in"] == 23
     assert manifest["rows_out"] == 6
-    assert manifest["rows_rejected"] == 15
+    assert manifest["rows_rejected"] == 17
     assert manifest["rejected_by_reason"] == EXPECTED_REJECTS
     assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
     assert [Path(f).name for f in manifest["source_files"]] == ["sales.csv", "sales.jsonl"]
@@ -137,6 +138,8 @@ def test_rejected_rows_keep_raw_strings_and_reason(dirty_run):
     assert reasons == EXPECTED_REJECTS
     by_reason = {(r["reject_reason"], r["card_id"]) for r in rows}
     assert ("bad_card_id", "4000-0005") in by_reason
+    assert ("malformed_record", "4000000000000015") in by_reason  # a sixth field: kept as read, not cut
+    assert ("malformed_record", None) in by_reason  # a JSON line that does not parse
     assert ("bad_price", "4000000000000011") in by_reason  # negative
     assert ("timestamp_outside_run_date", "4000000000000014") in by_reason
     assert ("timestamp_outside_run_date", "4000000000000103") in by_reason
@@ -160,7 +163,7 @@ def test_rerun_replaces_only_its_day(spark, tmp_path):
 
     assert first == second
     assert rows_first == rows_second and len(rows_second) == 6
-    assert read_parquet_folder(tmp_path / "rejected" / "sales" / f"dt={RUN_DATE}").num_rows == 15
+    assert read_parquet_folder(tmp_path / "rejected" / "sales" / f"dt={RUN_DATE}").num_rows == 17
     assert {p.name: p.read_bytes() for p in other_partition.iterdir()} == other_before
 
 

@@ -10,6 +10,7 @@ way the original lab did, and writes:
     python include/glue/sales_job.py --JOB_NAME local --run_date 2024-01-05 --raw_path ... (etc.)
 
 Reject reasons, first matching wins, in this order:
+  malformed_record            a CSV line with the wrong number of fields or a JSON line that does not parse
   duplicate                   extra copy of a row whose five raw columns are equal after trimming
   missing_card_id             card_id null/empty        | bad_card_id      not an integer
   missing_customer_id         customer_id null/empty    | bad_customer_id  not an integer
@@ -45,6 +46,10 @@ TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
 CSV_SUFFIXES = (".csv",)
 JSON_SUFFIXES = (".json", ".jsonl")
 RAW_SCHEMA = StructType([StructField(name, StringType(), True) for name in RAW_COLUMNS])
+# Spark's PERMISSIVE mode puts a line it cannot split or parse into this column (and nulls in the others);
+# read_raw turns it into the boolean MALFORMED column.
+CORRUPT_RECORD = "_corrupt_record"
+MALFORMED = "_malformed"
 
 
 class JobInputError(ValueError):
@@ -104,8 +109,17 @@ def list_input_files(spark: SparkSession, day_path: str) -> tuple[list[str], lis
     return sorted(csv_files), sorted(json_files)
 
 
+def _with_corrupt_record(schema: StructType) -> StructType:
+    return StructType(schema.fields + [StructField(CORRUPT_RECORD, StringType(), True)])
+
+
+def _raw_columns(frame: DataFrame) -> DataFrame:
+    return frame.select(*RAW_COLUMNS, F.col(CORRUPT_RECORD).isNotNull().alias(MALFORMED))
+
+
 def read_raw(spark: SparkSession, csv_files: list[str], json_files: list[str]) -> DataFrame:
-    """All five columns as strings, whatever the source format; CSV columns are matched by header name."""
+    """All five columns as strings, whatever the source format, plus MALFORMED (the line could not be read).
+    CSV columns are matched by header name."""
     frames = []
     if csv_files:
         # Columns are taken by header name: the first file's header gives the order (all strings, no inference).
@@ -115,12 +129,17 @@ def read_raw(spark: SparkSession, csv_files: list[str], json_files: list[str]) -
             raise JobInputError(f"CSV input lacks columns {missing}; header has {header} ({csv_files[0]})")
         # Spark maps the other files' columns by position; enforceSchema=false makes it check every file's
         # header against that order and fail naming the file, instead of silently swapping columns.
-        schema = StructType([StructField(name, StringType(), True) for name in header])
-        csv = spark.read.schema(schema).csv(csv_files, header=True, enforceSchema=False)
-        frames.append(csv.select(*RAW_COLUMNS))
+        # The corrupt-record column is not part of the header check. A line with too few or too many fields
+        # lands there instead of being padded with nulls or silently cut.
+        schema = _with_corrupt_record(StructType([StructField(name, StringType(), True) for name in header]))
+        csv = spark.read.schema(schema).csv(csv_files, header=True, enforceSchema=False, mode="PERMISSIVE",
+                                            columnNameOfCorruptRecord=CORRUPT_RECORD)
+        frames.append(_raw_columns(csv))
     if json_files:
         # A string schema keeps JSON numbers as their text, so "12.50" and 12.50 cleanse the same way.
-        frames.append(spark.read.schema(RAW_SCHEMA).json(json_files).select(*RAW_COLUMNS))
+        json_lines = spark.read.schema(_with_corrupt_record(RAW_SCHEMA)).json(
+            json_files, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_RECORD)
+        frames.append(_raw_columns(json_lines))
     raw = frames[0]
     for frame in frames[1:]:
         raw = raw.unionByName(frame)
@@ -133,10 +152,12 @@ def _is_blank(column):
 
 def classify(raw: DataFrame, run_date: str) -> DataFrame:
     """The raw rows with their typed values (``_card_id``...) and ``reject_reason`` (null for a good row)."""
+    malformed = F.col(MALFORMED) if MALFORMED in raw.columns else F.lit(False)
     trimmed = {name: F.trim(F.col(name)) for name in RAW_COLUMNS}
     price_text = F.regexp_replace(trimmed["price"], r"^\$\s*", "")
     typed = raw.select(
         *[F.col(name) for name in RAW_COLUMNS],
+        malformed.alias(MALFORMED),
         *[trimmed[name].alias(f"_t_{name}") for name in RAW_COLUMNS],
         trimmed["card_id"].try_cast("bigint").alias("_card_id"),
         trimmed["customer_id"].try_cast("bigint").alias("_customer_id"),
@@ -151,7 +172,8 @@ def classify(raw: DataFrame, run_date: str) -> DataFrame:
     typed = typed.withColumn("_copy", F.row_number().over(input_order))
 
     reason = (
-        F.when(F.col("_copy") > 1, "duplicate")
+        F.when(F.col(MALFORMED), "malformed_record")
+        .when(F.col("_copy") > 1, "duplicate")
         .when(_is_blank(F.col("_t_card_id")), "missing_card_id")
         .when(F.col("_card_id").isNull(), "bad_card_id")
         .when(_is_blank(F.col("_t_customer_id")), "missing_customer_id")
