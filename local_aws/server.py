@@ -133,7 +133,9 @@ class LocalAWS:
                         log.exception("saving the state of %s failed", module.__name__)
 
     def _autosave(self) -> None:
-        while not self._stop_autosave.wait(AUTOSAVE_SECONDS):
+        # LOCAL_AWS_AUTOSAVE_SECONDS bounds what a crash (SIGKILL, power loss) can lose.
+        interval = float(os.environ.get("LOCAL_AWS_AUTOSAVE_SECONDS", AUTOSAVE_SECONDS))
+        while not self._stop_autosave.wait(interval):
             self.save_state()
 
     # -- WSGI -----------------------------------------------------------------------------------------------
