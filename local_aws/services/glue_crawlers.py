@@ -97,6 +97,7 @@ _CRAWLS: dict[str, list[Crawl]] = {}  # crawler name -> its crawls, oldest first
 _LOCK = threading.RLock()
 _CATALOG_WRITE = threading.Lock()  # one crawl writes the catalog at a time, and never while it is being saved
 _SNAPSHOT_ATTEMPTS = 5
+HISTORY_LIMIT = 100  # crawls kept per crawler (ListCrawls, metrics, the saved state)
 
 
 def _startup_seconds() -> float:
@@ -161,7 +162,9 @@ def _start_crawler(self: GlueBackend, name: str) -> None:
         if latest is not None and latest.phase != "DONE":
             raise CrawlerRunningException(f"Crawler with name {name} has already started")
         run = Crawl(crawler_name=name, crawl_id=str(uuid.uuid4()), start_time=utcnow())
-        _CRAWLS.setdefault(name, []).append(run)
+        history = _CRAWLS.setdefault(name, [])
+        history.append(run)
+        del history[:-HISTORY_LIMIT]
     threading.Thread(target=_run, args=(self, crawler, run), name=f"crawler-{name}", daemon=True).start()
     log.info("crawler %s crawl %s started", name, run.crawl_id)
 
