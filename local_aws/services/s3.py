@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from moto.s3.models import FakeBucket, s3_backends
+from moto.s3.models import FakeBucket, FakeDeleteMarker, s3_backends
 
 from local_aws import ACCOUNT_ID
 
@@ -94,7 +94,7 @@ def save_state(server) -> None:
         objects = {}
         for key in list(bucket.keys.keys()):
             obj = bucket.keys.get(key)
-            if obj is None or getattr(obj, "is_delete_marker", False):
+            if obj is None or isinstance(obj, FakeDeleteMarker):
                 continue
             body = obj.value
             digest = hashlib.sha256(body).hexdigest()

@@ -46,6 +46,8 @@ def test_configuration_metadata_and_deletes_survive_a_restart(tmp_path):
     proc, s3 = serve(tmp_path, port)
     try:
         s3.create_bucket(Bucket="lake-config")
+        # versioned, so the delete below leaves a delete marker as the latest version
+        s3.put_bucket_versioning(Bucket="lake-config", VersioningConfiguration={"Status": "Enabled"})
         s3.put_bucket_encryption(Bucket="lake-config", ServerSideEncryptionConfiguration=ENCRYPTION)
         s3.put_public_access_block(Bucket="lake-config", PublicAccessBlockConfiguration=BLOCK_ALL)
         s3.put_object(Bucket="lake-config", Key="keep.csv", Body=b"a\n1\n", ContentType="text/csv",
