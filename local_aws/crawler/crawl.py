@@ -106,7 +106,11 @@ def _plan_target(crawler, target: dict[str, Any], cancelled: Callable[[], bool],
     for data_file in found.files:
         if cancelled():
             raise CrawlCancelled()
-        head = read_head(found.bucket, data_file.key, schemas.SAMPLE_BYTES)
+        try:
+            head = read_head(found.bucket, data_file.key, schemas.SAMPLE_BYTES)
+        except KeyError:  # deleted since the listing
+            outcome.messages.append(f"s3://{found.bucket}/{data_file.key} disappeared during the crawl: skipped")
+            continue
         try:
             inferred = schemas.infer(
                 data_file.key, head, truncated=data_file.size > len(head),

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from moto.s3.models import FakeKey
+
 from local_aws import s3io
 
 
@@ -105,9 +107,11 @@ def scan_target(path: str, exclusions: list[str] | None = None) -> TargetLayout:
         relative = key[len(prefix):]
         if not is_data_key(relative) or excluded(relative):
             continue
-        size = store.keys[key].size
-        if size == 0:
+        current = store.keys.get(key)
+        # Deleted meanwhile, or a versioned bucket's delete marker: not an object to crawl.
+        if not isinstance(current, FakeKey) or current.size == 0:
             continue
+        size = current.size
         folders = relative.split("/")[:-1]
         candidates.append((key, size, [_folder_pair(i, f) for i, f in enumerate(folders)]))
     layouts = Counter(tuple(k for k, _ in pairs) for _, _, pairs in candidates)

@@ -279,6 +279,16 @@ def test_second_crawl_adds_the_new_partition_and_delete_behavior(lake):
     assert "DEPRECATED_BY_CRAWLER" not in names["keep_sales"]["Parameters"]
 
 
+def test_versioned_bucket_delete_markers_are_not_data(lake):
+    lake.s3.put_bucket_versioning(Bucket=lake.bucket, VersioningConfiguration={"Status": "Enabled"})
+    lake.put("v/t/dt=1/a.csv", "id\n1\n")
+    lake.put("v/t/dt=2/a.csv", "id\n2\n")
+    lake.s3.delete_object(Bucket=lake.bucket, Key="v/t/dt=2/a.csv")  # leaves a delete marker
+    crawler = lake.crawl(lake.crawler("v/t/", "ver_"))
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"]
+    assert list(lake.partitions("ver_t")) == [("1",)]
+
+
 def test_schema_change_policy_update_versus_log(lake):
     lake.put("t/items/dt=1/a.csv", "id,name\n1,x\n")
     update = lake.crawler("t/items/", "upd_")
