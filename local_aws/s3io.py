@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from moto.s3.models import s3_backends
+from moto.s3.models import FakeDeleteMarker, s3_backends
 
 from local_aws import ACCOUNT_ID
 
@@ -19,15 +19,21 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _live(obj) -> bool:
+    """An object, not a versioned bucket's delete marker."""
+    return obj is not None and not isinstance(obj, FakeDeleteMarker)
+
+
 def list_keys(bucket: str, prefix: str = "") -> list[str]:
-    """Every key under prefix, sorted (no delimiter, no paging)."""
+    """Every existing key under prefix, sorted (no delimiter, no paging; deleted keys of a versioned bucket
+    are left out)."""
     b = _backend().get_bucket(bucket)
-    return sorted(k for k in b.keys.keys() if k.startswith(prefix))
+    return sorted(k for k in list(b.keys.keys()) if k.startswith(prefix) and _live(b.keys.get(k)))
 
 
 def get_bytes(bucket: str, key: str) -> bytes:
     obj = _backend().get_object(bucket, key)
-    if obj is None:
+    if not _live(obj):
         raise KeyError(f"s3://{bucket}/{key}")
     return obj.value
 

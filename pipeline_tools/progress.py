@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -23,8 +23,13 @@ def _parse(ts: str | None) -> datetime | None:
     return datetime.fromisoformat(ts) if ts else None
 
 
-def task_results(db_path: Path, dag_id: str, logical_date: str) -> list[TaskResult]:
-    """The finished task instances of the DAG's latest run for the date, oldest end first."""
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def task_results(db_path: Path, dag_id: str, logical_date: str, since: datetime | None = None) -> list[TaskResult]:
+    """The finished task instances of the DAG's latest run for the date (ended after `since`, when given: a
+    re-run of a date replaces the earlier run, whose rows linger until the new run reaches them)."""
     if not db_path.exists():
         return []
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
@@ -44,6 +49,8 @@ def task_results(db_path: Path, dag_id: str, logical_date: str) -> list[TaskResu
         if state not in TERMINAL:
             continue
         started, ended = _parse(start), _parse(end)
+        if since and (ended is None or _aware(ended) < since):
+            continue
         seconds = (ended - started).total_seconds() if started and ended else 0.0
         results.append(TaskResult(task_id, state, seconds, try_number or 1))
     return sorted(results, key=lambda r: r.task_id)
@@ -53,7 +60,7 @@ class ProgressPrinter:
     """Prints each task of the run as it reaches a final state, from a background thread."""
 
     def __init__(self, db_path: Path, dag_id: str, logical_date: str, interval: float = 1.0, out=print):
-        self._args = (db_path, dag_id, logical_date)
+        self._args = (db_path, dag_id, logical_date, datetime.now(UTC))
         self._interval = interval
         self._out = out
         self._seen: set[str] = set()

@@ -14,11 +14,11 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline_tools.airflow_env import AIRFLOW, REPO, airflow_env, migrate
-from pipeline_tools.progress import ProgressPrinter, task_results
+from pipeline_tools.progress import ProgressPrinter, TaskResult, task_results
 from pipeline_tools.report import print_summary, write_revenue_chart
 
 DAILY_DAG = "sales_pipeline_daily"
@@ -37,20 +37,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_dag(env: dict, dag_id: str, day: date, rows: int, log_path: Path, airflow_home: Path) -> bool:
-    """`airflow dags test` for the day; True when the run succeeded. Its full output goes to log_path."""
+def run_dag(env: dict, dag_id: str, day: date, rows: int, log_path: Path,
+            airflow_home: Path) -> tuple[bool, list[TaskResult]]:
+    """`airflow dags test` for the day: (succeeded, the run's tasks). Its full output goes to log_path."""
     cmd = [AIRFLOW, "dags", "test", dag_id, day.isoformat(), "-c", json.dumps({"rows": rows})]
+    started = datetime.now(UTC)
     with open(log_path, "w") as log, ProgressPrinter(airflow_home / "airflow.db", dag_id, day.isoformat()):
         result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    results = task_results(airflow_home / "airflow.db", dag_id, day.isoformat())
+    results = task_results(airflow_home / "airflow.db", dag_id, day.isoformat(), since=started)
     failed = [r for r in results if r.state not in ("success", "skipped")]
-    return result.returncode == 0 and not failed and bool(results)
+    return result.returncode == 0 and not failed and bool(results), results
 
 
-def print_failure(log_path: Path, airflow_home: Path, dag_id: str, day: date) -> None:
+def print_failure(log_path: Path, results: list[TaskResult]) -> None:
     """The failing tasks and the error lines Airflow logged for them."""
-    failed = [r for r in task_results(airflow_home / "airflow.db", dag_id, day.isoformat())
-              if r.state == "failed"]
+    failed = [r for r in results if r.state == "failed"]
     print(f"\nFAILED: {', '.join(r.task_id for r in failed) or 'the DAG run'} (full log: {log_path})")
     lines = log_path.read_text(errors="replace").splitlines()
     errors = [line for line in lines if "ERROR" in line or "Error" in line or "Traceback" in line]
@@ -76,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         env = airflow_env(airflow_home, aws.endpoint_url, outputs)
         migrate(env)
         print(f"running {args.dag_id} for {args.date} with {args.rows} rows")
-        ok = run_dag(env, args.dag_id, args.date, args.rows, log_path, airflow_home)
+        ok, results = run_dag(env, args.dag_id, args.date, args.rows, log_path, airflow_home)
         if not ok:
-            print_failure(log_path, airflow_home, args.dag_id, args.date)
+            print_failure(log_path, results)
             return 1
         print_summary(aws.endpoint_url, outputs, args.date.isoformat())
         chart = write_revenue_chart(aws.endpoint_url, outputs, state_dir.parent / "reports" / "daily_revenue.png")

@@ -14,7 +14,7 @@ class QueryFailedError(RuntimeError):
 
 def athena_row(sql: str, *, database: str, workgroup: str, aws_conn_id: str, poll_seconds: float = 1) -> dict:
     """The first row of an Athena query as {column: string value}."""
-    hook = AthenaHook(aws_conn_id=aws_conn_id, sleep_time=poll_seconds)
+    hook = AthenaHook(aws_conn_id=aws_conn_id)
     query_id = hook.run_query(sql, query_context={"Database": database}, result_configuration={},
                               workgroup=workgroup)
     state = hook.poll_query_status(query_id, sleep_time=poll_seconds)
