@@ -365,6 +365,12 @@ def test_missing_database_fails_and_empty_target_succeeds_without_table(lake):
     assert crawler["LastCrawl"]["Status"] == "FAILED"
     assert "no_such_db" in crawler["LastCrawl"]["ErrorMessage"]
 
+    lake.glue.create_crawler(Name=f"{name}-nobucket", Role="r", DatabaseName=lake.db,
+                             Targets={"S3Targets": [{"Path": "s3://no-such-bucket-here/x/"}]})
+    crawler = lake.crawl(f"{name}-nobucket")
+    assert crawler["LastCrawl"]["Status"] == "FAILED"
+    assert "no-such-bucket-here" in crawler["LastCrawl"]["ErrorMessage"]
+
 
 def test_running_crawler_rejects_start_and_stop_cancels(lake, monkeypatch):
     monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "30")
