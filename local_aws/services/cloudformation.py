@@ -119,7 +119,12 @@ class BucketPolicy(LocalResource, CloudFormationModel):
 
     @classmethod
     def remove(cls, name, props, account_id, region):
-        s3_backends[account_id]["aws"].delete_bucket_policy(name)
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            s3_backends[account_id]["aws"].delete_bucket_policy(name)
+        except MissingBucket:
+            pass  # the bucket went first: its policy went with it
 
 
 class Secret(LocalResource, CloudFormationModel):

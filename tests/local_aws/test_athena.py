@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -27,27 +26,9 @@ def client(aws, service: str):
 
 
 @pytest.fixture(scope="session")
-def aws(request):
-    """The suite's shared ``local_aws`` server; until that fixture exists, one with the Athena service installed."""
-    try:
-        return request.getfixturevalue("local_aws")
-    except pytest.FixtureLookupError:
-        pass
-    from moto.server import ThreadedMotoServer
-
-    from local_aws.services import athena
-
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
-        os.environ.setdefault(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    port = server._server.server_port
-    standalone = SimpleNamespace(endpoint_url=f"http://127.0.0.1:{port}", port=port, state_dir=None)
-    for service in (athena,):
-        service.install(standalone)
-    request.session.config.add_cleanup(server.stop)
-    return standalone
+def aws(local_aws):
+    """The suite's shared local AWS (tests/conftest.py)."""
+    return local_aws
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

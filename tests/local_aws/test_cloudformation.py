@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import boto3
 import pytest
-import requests
+from server_process import start_server, stop_server
 
-from local_aws.server import HEALTH_PATH, free_port
+from local_aws.server import free_port
 from pipeline_tools.deploy import DeployError, deploy_local, deploy_stack
 
 CONTRACT_OUTPUTS = {
@@ -127,31 +126,15 @@ def test_unsupported_resource_fails_the_stack_with_its_reason(local_aws, tmp_pat
 
 def test_stack_survives_a_restart_and_the_cli_deploys(tmp_path):
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
 
-    def serve():
-        proc = subprocess.Popen([sys.executable, "-m", "local_aws", "serve", "--port", str(port), "--state-dir",
-                                 str(tmp_path / "state")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            try:
-                if requests.get(url + HEALTH_PATH, timeout=1).ok:
-                    return proc
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("server exited")
-            time.sleep(0.2)
-        pytest.fail("server did not start")
-
-    proc = serve()
+    proc, url = start_server(tmp_path / "state", port)
     try:
         outputs = deploy_local(url, stack_name="restart", parameters={"ProjectName": "restart",
                                                                        "GlueDatabaseName": "restart_sales"})
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-    proc = serve()
+        stop_server(proc)
+    proc, url = start_server(tmp_path / "state", port)
     try:
         cfn = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
         stack = cfn.describe_stacks(StackName="restart")["Stacks"][0]
@@ -165,5 +148,4 @@ def test_stack_survives_a_restart_and_the_cli_deploys(tmp_path):
                               "restart"], capture_output=True, text=True, env=env, timeout=120)
         assert cli.returncode == 0 and "CREATE_COMPLETE" in cli.stdout, cli.stderr
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop_server(proc)

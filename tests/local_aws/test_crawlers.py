@@ -550,9 +550,9 @@ def test_template_run_glue_crawler_state_machine(lake, boto_client, monkeypatch)
 
 def test_catalog_survives_a_server_restart(tmp_path):
     import boto3
+    from server_process import start_server, stop_server
 
     from local_aws.server import free_port
-    from tests.local_aws.test_server import start_server, stop_server
 
     state, port = tmp_path / "state", free_port()
     proc, url = start_server(state, port)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import boto3
 import pytest
-import requests
 from botocore.exceptions import ClientError
+from server_process import start_server, stop_server
 
-from local_aws.server import HEALTH_PATH, free_port
+from local_aws.server import free_port
 
 ANALYST = "arn:aws:iam::123456789012:role/analyst"
 
@@ -134,30 +132,6 @@ def test_aws_cli_lists_permissions(local_aws, boto_client, glue_db):
     assert ANALYST in result.stdout and glue_db in result.stdout
 
 
-def _serve(state_dir, port):
-    proc = subprocess.Popen([sys.executable, "-m", "local_aws", "serve", "--port", str(port),
-                             "--state-dir", str(state_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stdout.read()}")
-        try:
-            if requests.get(url + HEALTH_PATH, timeout=1).ok:
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("server not healthy within 60 s")
-
-
-def _stop(proc) -> None:
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-
-
 # A stack whose grant goes to a role it creates: on restart the stack is re-applied (a new role, a new grant), so
 # the saved state must not bring the old role's grant back as a stale duplicate.
 STACK = {"Resources": {
@@ -180,7 +154,7 @@ def stack_grants(lf) -> list[dict]:
 def test_settings_grants_and_tags_survive_a_restart(tmp_path):
     state, port = tmp_path / "state", free_port()
     resource = {"DataLocation": {"ResourceArn": "arn:aws:s3:::lake-lf/raw"}}
-    proc, url = _serve(state, port)
+    proc, url = start_server(state, port)
     try:
         lf = boto3.client("lakeformation", endpoint_url=url, region_name="us-east-1")
         lf.put_data_lake_settings(DataLakeSettings={"DataLakeAdmins": [{"DataLakePrincipalIdentifier": ANALYST}]})
@@ -192,8 +166,8 @@ def test_settings_grants_and_tags_survive_a_restart(tmp_path):
             StackName="lf-stack", TemplateBody=json.dumps(STACK), Capabilities=["CAPABILITY_IAM"])
         assert len(stack_grants(lf)) == 1
     finally:
-        _stop(proc)
-    proc, url = _serve(state, port)
+        stop_server(proc)
+    proc, url = start_server(state, port)
     try:
         lf = boto3.client("lakeformation", endpoint_url=url, region_name="us-east-1")
         assert lf.get_data_lake_settings()["DataLakeSettings"]["DataLakeAdmins"] == [
@@ -203,4 +177,4 @@ def test_settings_grants_and_tags_survive_a_restart(tmp_path):
         assert lf.get_lf_tag(TagKey="tier")["TagValues"] == ["gold"]
         assert len(stack_grants(lf)) == 1, stack_grants(lf)
     finally:
-        _stop(proc)
+        stop_server(proc)

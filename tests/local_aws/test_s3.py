@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import boto3
-import pytest
-import requests
+from server_process import start_server, stop_server
 
-from local_aws.server import HEALTH_PATH, free_port
+from local_aws.server import free_port
 
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
@@ -20,25 +15,11 @@ BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPoli
 
 
 def serve(state_dir, port, **env):
-    proc = subprocess.Popen([sys.executable, "-m", "local_aws", "serve", "--port", str(port),
-                             "--state-dir", str(state_dir)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, **env})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "server exited at start"
-        try:
-            if requests.get(url + HEALTH_PATH, timeout=1).ok:
-                return proc, boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("server not healthy within 60 s")
+    proc, url = start_server(state_dir, port, **env)
+    return proc, boto3.client("s3", endpoint_url=url, region_name="us-east-1")
 
 
-def terminate(proc) -> None:
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+terminate = stop_server
 
 
 def test_configuration_metadata_and_deletes_survive_a_restart(tmp_path):

@@ -4,43 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
+from server_process import start_server, stop_server
 
 from local_aws.server import HEALTH_PATH, free_port
-
-
-def start_server(state_dir, port):
-    proc = subprocess.Popen([sys.executable, "-m", "local_aws", "serve", "--port", str(port),
-                             "--state-dir", str(state_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stdout.read()}")
-        try:
-            if requests.get(url + HEALTH_PATH, timeout=1).ok:
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("server not healthy within 60 s")
-
-
-def stop_server(proc) -> str:
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    return out
-
 
 TLS_ONLY = {"Version": "2012-10-17", "Statement": [
     {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
