@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -488,26 +487,19 @@ with DAG(dag_id="local_athena_bad_query", start_date=datetime(2021, 12, 1), sche
 @pytest.mark.e2e
 @pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_athena_operator_and_sql_checks_in_airflow_dags_test(lake, tmp_path):
-    from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
-    from pipeline_tools.progress import task_results
+    from tiny_airflow import TinyAirflow
 
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "local_athena_dags.py").write_text(ATHENA_DAGS.format(db=lake.db, results=lake.results))
-    env = airflow_env(tmp_path / "airflow", lake.aws.endpoint_url, {})
-    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
-    env["AIRFLOW_CONN_ATHENA_LOCAL"] = json.dumps({
-        "conn_type": "athena", "login": "local", "password": "local", "schema": lake.db,
-        "extra": {"region_name": "us-east-1", "s3_staging_dir": f"s3://{lake.results}/checks/",
-                  "work_group": "primary", "endpoint_url": lake.aws.endpoint_url},
-    })
-    migrate(env)
+    airflow = TinyAirflow(tmp_path, lake.aws.endpoint_url, "local_athena_dags.py",
+                          ATHENA_DAGS.format(db=lake.db, results=lake.results),
+                          AIRFLOW_CONN_ATHENA_LOCAL=json.dumps({
+                              "conn_type": "athena", "login": "local", "password": "local", "schema": lake.db,
+                              "extra": {"region_name": "us-east-1", "s3_staging_dir": f"s3://{lake.results}/checks/",
+                                        "work_group": "primary", "endpoint_url": lake.aws.endpoint_url},
+                          }))
 
     def dags_test(dag_id: str) -> tuple[dict[str, str], str]:
-        done = subprocess.run([AIRFLOW, "dags", "test", dag_id, "2021-12-01"], env=env, capture_output=True,
-                              text=True, timeout=300)
-        states = {r.task_id: r.state for r in task_results(tmp_path / "airflow" / "airflow.db", dag_id, "2021-12-01")}
-        return states, done.stdout + done.stderr
+        _, states, output = airflow.dags_test(dag_id)
+        return states, output
 
     states, output = dags_test("local_athena_checks")
     assert states == dict.fromkeys(

@@ -609,21 +609,15 @@ with DAG(dag_id="local_crawler_check", start_date=datetime(2021, 12, 1), schedul
 @pytest.mark.e2e
 @pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_glue_crawler_sensor_in_airflow_dags_test(lake, local_aws, tmp_path, monkeypatch):
-    from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
+    from tiny_airflow import TinyAirflow
 
     monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "2")  # the sensor pokes while it is RUNNING
     lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
     name = lake.crawler("raw/sales/", "airflow_")
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "local_crawler_check.py").write_text(SENSOR_DAG.format(crawler=name))
-    env = airflow_env(tmp_path / "airflow", local_aws.endpoint_url, {})
-    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
-    migrate(env)
-    result = subprocess.run([AIRFLOW, "dags", "test", "local_crawler_check", "2021-12-01"], env=env,
-                            capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-8000:]
+    airflow = TinyAirflow(tmp_path, local_aws.endpoint_url, "local_crawler_check.py",
+                          SENSOR_DAG.format(crawler=name))
+    returncode, _, output = airflow.dags_test("local_crawler_check")
+    assert returncode == 0, output[-8000:]
     assert output.count("Poking for AWS Glue crawler") >= 2  # it poked while the crawl was RUNNING...
     assert "Status: SUCCEEDED" in output  # ...then saw READY with LastCrawl SUCCEEDED
     assert lake.glue.get_crawler(Name=name)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"

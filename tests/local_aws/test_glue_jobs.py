@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import textwrap
 import time
 import uuid
@@ -322,7 +321,7 @@ with DAG(dag_id="local_glue_job_check", start_date=datetime(2021, 12, 1), schedu
 @pytest.mark.e2e
 @pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
-    from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
+    from tiny_airflow import TinyAirflow
 
     job = jobs.create("""
         import os, sys
@@ -332,16 +331,9 @@ def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
         open(os.path.join(target, "done.txt"), "w").write(args["--JOB_RUN_ID"])
         print("wrote", target)
     """, default_arguments={"--out": f"s3://{jobs.bucket}/airflow/out/"})
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "local_glue_job_check.py").write_text(GLUE_DAG.format(job=job))
-    env = airflow_env(tmp_path / "airflow", jobs.aws.endpoint_url, {})
-    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
-    migrate(env)
-    result = subprocess.run([AIRFLOW, "dags", "test", "local_glue_job_check", "2021-12-01"], env=env,
-                            capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-8000:]
+    airflow = TinyAirflow(tmp_path, jobs.aws.endpoint_url, "local_glue_job_check.py", GLUE_DAG.format(job=job))
+    returncode, _, output = airflow.dags_test("local_glue_job_check")
+    assert returncode == 0, output[-8000:]
     assert "wrote " in output  # verbose=True shows the driver log from CloudWatch Logs
     assert jobs.keys("airflow/out/") == ["airflow/out/dt=2021-12-01/done.txt"]
     run_id = jobs.read("airflow/out/dt=2021-12-01/done.txt").decode()

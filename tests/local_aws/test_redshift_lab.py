@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import subprocess
 import sys
 import uuid
 from decimal import Decimal
@@ -134,25 +133,17 @@ with DAG(dag_id="local_redshift_bad_deferred", start_date=datetime(2021, 12, 1),
 @pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_redshift_data_operator_in_airflow_dags_test(local_aws, tmp_path):
     aws = local_aws
-    from pipeline_tools.airflow_env import AIRFLOW, airflow_env, migrate
-    from pipeline_tools.progress import task_results
+    from tiny_airflow import TinyAirflow
 
     wh = Warehouse(aws)
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "local_redshift_dags.py").write_text(REDSHIFT_DAG.format(cluster=wh.cluster))
-    env = airflow_env(tmp_path / "airflow", aws.endpoint_url, {})
-    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
-    env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {"conn_type": "aws", "extra": {"endpoint_url": aws.endpoint_url, "region_name": "us-east-1"}}
-    )
-    migrate(env)
+    airflow = TinyAirflow(tmp_path, aws.endpoint_url, "local_redshift_dags.py",
+                          REDSHIFT_DAG.format(cluster=wh.cluster), AIRFLOW_CONN_AWS_DEFAULT=json.dumps(
+                              {"conn_type": "aws", "extra": {"endpoint_url": aws.endpoint_url,
+                                                             "region_name": "us-east-1"}}))
 
     def dags_test(dag_id: str) -> tuple[dict[str, str], str]:
-        done = subprocess.run([AIRFLOW, "dags", "test", dag_id, "2021-12-01"], env=env, capture_output=True,
-                              text=True, timeout=300)
-        states = {r.task_id: r.state for r in task_results(tmp_path / "airflow" / "airflow.db", dag_id, "2021-12-01")}
-        return states, done.stdout + done.stderr
+        _, states, output = airflow.dags_test(dag_id)
+        return states, output
 
     for _ in range(2):  # the delete + insert batch makes the day idempotent
         states, output = dags_test("local_redshift_ok")
