@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -104,3 +105,13 @@ def test_parse_time_report(tmp_path):
     print(result.stdout)
     for name in ("sales_pipeline_daily.py", "sales_pipeline_state_machine.py"):
         assert name in result.stdout
+
+
+def test_glue_job_accepts_every_active_run(dagbag):
+    """A backfill runs up to max_active_runs days at once: the Glue job must take that many runs, or the extra
+    ones fail with ConcurrentRunsExceededException and burn their retries."""
+    template = json.loads((REPO / "infra" / "cloudformation.json").read_text())
+    (job,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Job"]
+    limit = job["Properties"]["ExecutionProperty"]["MaxConcurrentRuns"]
+    for dag_id in (DAILY, STATE_MACHINE):
+        assert dagbag.dags[dag_id].max_active_runs <= limit, dag_id

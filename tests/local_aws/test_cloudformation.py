@@ -61,7 +61,7 @@ def test_glue_lambda_redshift_secret_visible(stack, boto_client):
     assert prefixes == {"raw_": f"s3://{lake}/raw/sales/", "processed_": f"s3://{lake}/processed/sales/",
                         "aggregated_": f"s3://{lake}/aggregated/daily_sales_revenue/"}
     job = glue.get_job(JobName=stack["GlueJobName"])["Job"]
-    assert job["ExecutionProperty"]["MaxConcurrentRuns"] == 1
+    assert job["ExecutionProperty"]["MaxConcurrentRuns"] == 3
     assert job["Command"]["ScriptLocation"] == "s3://cfntest-artifacts/artifacts/glue/sales_job.py"
     assert job["DefaultArguments"]["--raw_path"] == f"s3://{lake}/raw/sales/"
     function = boto_client("lambda").get_function(FunctionName=stack["LoaderFunctionName"])["Configuration"]
