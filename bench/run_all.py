@@ -1,21 +1,43 @@
-"""`make bench`: run the benchmarks, print their figures and record them with the machine in bench/results.md."""
+"""`make bench`: run the benchmarks, print their figures and record them with the machine in bench/results.md.
+
+    python -m bench.run_all                                   # the full set (about 20-30 minutes)
+    python -m bench.run_all --sizes 20000 --overhead-rows 20000 --backfill-days 2 --backfill-rows 20000  # a smoke run
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from bench import machine, parse_time
+from bench import end_to_end, machine, parse_time
 
 RESULTS = Path(__file__).with_name("results.md")
 
 
-def main() -> None:
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=_sizes, default=[100_000, 1_000_000, 5_000_000],
+                        help="raw rows of the days run end to end, comma separated")
+    parser.add_argument("--overhead-rows", type=int, default=1_000_000, help="rows of the day run three ways")
+    parser.add_argument("--backfill-days", type=int, default=7, help="0 skips the backfill")
+    parser.add_argument("--backfill-rows", type=int, default=100_000)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     lines = ["# Benchmark results", "", machine.describe(), ""]
+    lines += end_to_end.main(args.sizes, args.overhead_rows, args.backfill_days, args.backfill_rows)
     lines += parse_time.main()
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.write_text(text)
-    print(f"written to {RESULTS}")
+    args.output.write_text(text)
+    print(f"written to {args.output}")
 
 
 if __name__ == "__main__":

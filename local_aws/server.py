@@ -165,8 +165,11 @@ class LocalAWS:
             finally:
                 if log.isEnabledFor(logging.DEBUG):
                     service, action = describe_call(environ)
+                    # The caller's User-Agent rides along (not printed): the Amazon provider names the operator,
+                    # sensor or trigger in it ("Caller/..."), which is how bench/ attributes calls to tasks.
                     log.debug("%s %s %s %.0f ms", service, action, status_seen[0] if status_seen else "-",
-                              (time.perf_counter() - started) * 1000)
+                              (time.perf_counter() - started) * 1000,
+                              extra={"user_agent": environ.get("HTTP_USER_AGENT", "")})
 
         return application
 

@@ -1,0 +1,94 @@
+"""One day through a DAG under Airflow's real scheduler (LocalExecutor, triggerer), timed per task and stage.
+
+The run is triggered through the REST API, as a user or a deployment tool would, and followed to its end; the
+task instances' start and end come back from the same API. A stage is a TaskGroup (`crawl_raw`, `transform`,
+...); its wall time runs from its first task's start to its last task's end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bench.slots import SlotSampler
+from pipeline_tools.airflow_services import AirflowServices
+
+DAILY_DAG = "sales_pipeline_daily"
+STATE_MACHINE_DAG = "sales_pipeline_state_machine"
+
+
+@dataclass
+class TaskTiming:
+    task_id: str
+    state: str
+    start: float  # epoch seconds
+    end: float
+    try_number: int
+
+    @property
+    def stage(self) -> str:
+        return self.task_id.split(".", 1)[0]
+
+
+@dataclass
+class DagRunTiming:
+    dag_id: str
+    run_id: str
+    day: str
+    rows: int
+    state: str
+    wall_seconds: float  # trigger to final state, as the caller saw it
+    started: float  # epoch seconds, the bench's clock at trigger
+    tasks: list[TaskTiming] = field(default_factory=list)
+    slot_seconds: dict[str, float] = field(default_factory=dict)  # task_id -> seconds a worker ran it
+    state_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def stages(self) -> dict[str, tuple[float, float]]:
+        """stage -> (start, end) in epoch seconds, in the order the stages started."""
+        spans: dict[str, tuple[float, float]] = {}
+        for t in sorted(self.tasks, key=lambda t: t.start):
+            first, last = spans.get(t.stage, (t.start, t.end))
+            spans[t.stage] = (min(first, t.start), max(last, t.end))
+        return spans
+
+    def task(self, task_id: str) -> TaskTiming:
+        return next(t for t in self.tasks if t.task_id == task_id)
+
+
+def _epoch(stamp: str | None) -> float | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
+
+
+def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag: str,
+            timeout: float = 3600) -> DagRunTiming:
+    """Trigger `dag_id` for `day` with `rows` and wait for it; sampled worker slots come with the timing."""
+    run_id = f"bench__{tag}__{day}"
+    with SlotSampler(db_path, dag_id) as sampler:
+        started = time.time()
+        af.api("POST", f"/dags/{dag_id}/dagRuns", json={
+            "dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z", "conf": {"rows": rows}})
+        deadline = time.monotonic() + timeout
+        while True:
+            run = af.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            if run["state"] in ("success", "failed"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} {run_id} still {run['state']} after {timeout} s")
+            time.sleep(0.5)
+        wall = time.time() - started
+    instances = af.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    tasks = [
+        TaskTiming(ti["task_id"], ti["state"], _epoch(ti["start_date"]), _epoch(ti["end_date"]), ti["try_number"])
+        for ti in instances["task_instances"] if ti["start_date"] and ti["end_date"]
+    ]
+    return DagRunTiming(
+        dag_id=dag_id, run_id=run_id, day=day, rows=rows, state=run["state"], wall_seconds=wall, started=started,
+        tasks=tasks,
+        slot_seconds={task: s for (r, task), s in sampler.slot_seconds.items() if r == run_id},
+        state_seconds={task: dict(s) for (r, task), s in sampler.state_seconds.items() if r == run_id},
+    )
+
+
+def failed_tasks(timing: DagRunTiming) -> list[str]:
+    return [t.task_id for t in timing.tasks if t.state != "success"]

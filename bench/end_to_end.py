@@ -1,0 +1,231 @@
+"""The pipeline's speed on the local AWS and what orchestration costs, measured side by side in one run.
+
+1. one day through the daily DAG under Airflow's real scheduler, per stage, for several sizes; Glue and COPY rows/s
+2. the same day three ways: (a) the daily DAG, (b) the DataPipeline state machine alone, (c) the compute floor
+4. the cost of waiting: worker-slot seconds and AWS API calls per minute for every waiting task
+5. a multi-day backfill against one day
+
+Everything runs in one local AWS and one Airflow, after a warm-up day, so the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from datetime import date, timedelta
+
+from bench import compute_floor, engines, state_machine
+from bench.dag_runs import DAILY_DAG, DagRunTiming, failed_tasks, run_day
+from bench.stack import BenchStack
+from pipeline_tools.airflow_services import AirflowServices
+
+WARMUP_DAY = "2021-11-30"
+FIRST_DAY = date(2021, 12, 1)
+TARGET_1M_SECONDS = 60
+TARGET_DAG_OVER_STATE_MACHINE = 1.2
+TARGET_DAG_OVER_FLOOR = 2.0
+STAGES = ("load_raw", "crawl_raw", "transform", "crawl_processed", "redshift_ddl", "redshift_load",
+          "redshift_views", "redshift_unload", "crawl_aggregated", "validate")
+# Tasks that wait on AWS, and how: deferred in the triggerer, or a sensor in reschedule mode.
+WAITING_SUFFIXES = ("start_execution", "wait_for_execution", "wait_for_crawler", "wait_for_statement", "run_glue_job")
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**MISSED**"
+
+
+def _check(timing: DagRunTiming) -> None:
+    if timing.state != "success":
+        raise RuntimeError(f"{timing.dag_id} {timing.run_id} ended {timing.state}: {failed_tasks(timing)}")
+
+
+def per_size(stack, af, sizes: list[int]) -> tuple[list[str], dict[int, DagRunTiming]]:
+    lines = ["## 1. One day end to end (daily DAG, real scheduler)", "",
+             "Wall time from triggering the run (REST API) to its success; a stage runs from its first task's "
+             "start to its last task's end (stages overlap: the warehouse DDL runs beside the lake stages).", "",
+             "| raw rows | end to end | " + " | ".join(STAGES) + " | Glue job rows/s | COPY rows/s |",
+             "| ---: | ---: | " + " | ".join("---:" for _ in STAGES) + " | ---: | ---: |"]
+    timings = {}
+    for offset, rows in enumerate(sizes):
+        day = (FIRST_DAY + timedelta(days=offset)).isoformat()
+        print(f"daily DAG, {rows} rows ({day}) ...", flush=True)
+        timing = run_day(af, stack.airflow_home / "airflow.db", DAILY_DAG, day, rows, f"size{rows}")
+        _check(timing)
+        timings[rows] = timing
+        spans = timing.stages()
+        glue, copy = engines.glue_job_seconds(stack, day), engines.copy_seconds(stack, day)
+        processed = _processed_rows(stack, day)
+        cells = [f"{spans[s][1] - spans[s][0]:.1f} s" if s in spans else "-" for s in STAGES]
+        lines.append(f"| {rows:,} | {timing.wall_seconds:.1f} s | " + " | ".join(cells)
+                     + f" | {_rate(rows, glue)} | {_rate(processed, copy)} |")
+        print(f"  {timing.wall_seconds:.1f} s", flush=True)
+    if 1_000_000 in timings:
+        wall = timings[1_000_000].wall_seconds
+        lines += ["", f"Target: 1M rows end to end under {TARGET_1M_SECONDS} s warm: {wall:.1f} s, "
+                      f"{_verdict(wall < TARGET_1M_SECONDS)}."]
+    lines += ["", "Glue job rows/s: raw rows over the job run's own StartedOn..CompletedOn (local Spark start "
+                  "included). COPY rows/s: processed rows over the COPY sub-statement's Duration.", ""]
+    return lines, timings
+
+
+def _rate(rows: int | None, seconds: float | None) -> str:
+    return f"{rows / seconds:,.0f}" if rows and seconds else "-"
+
+
+def _processed_rows(stack, day: str) -> int | None:
+    import json
+
+    s3 = stack.client("s3")
+    body = s3.get_object(Bucket=stack.outputs["DataLakeBucket"], Key=f"manifests/sales/dt={day}.json")["Body"]
+    return json.loads(body.read())["rows_out"]
+
+
+def overhead(stack, af, rows: int, daily: DagRunTiming | None) -> tuple[list[str], DagRunTiming]:
+    day = daily.day if daily else (FIRST_DAY + timedelta(days=20)).isoformat()
+    if daily is None:
+        print(f"daily DAG, {rows} rows ({day}) ...", flush=True)
+        daily = run_day(af, stack.airflow_home / "airflow.db", DAILY_DAG, day, rows, "overhead")
+        _check(daily)
+    print(f"DataPipeline state machine alone, {rows} rows ({day}) ...", flush=True)
+    machine = state_machine.run_pipeline(stack, day, rows)
+    if machine.status != "SUCCEEDED":
+        raise RuntimeError(f"DataPipeline ended {machine.status}: {machine.error}")
+    print(f"compute floor, {rows} rows ({day}) ...", flush=True)
+    floor = compute_floor.measure(stack, day, rows)
+    a, b, c = daily.wall_seconds, machine.wall_seconds, floor.total_seconds
+    spans = daily.stages()
+    lines = [f"## 2. Orchestration overhead ({rows:,} rows, {day})", "",
+             "(a) the daily DAG under the real scheduler; (b) the DataPipeline state machine alone (boto3 start + "
+             "poll); (c) the compute floor: loader generation, the Glue script on local Spark and every Redshift "
+             "stage straight on the warehouse engine, no orchestration.", "",
+             "| | wall | ratio | target |", "| --- | ---: | ---: | --- |",
+             f"| (a) daily DAG | {a:.1f} s | | |",
+             f"| (b) state machine | {b:.1f} s | (a)/(b) = {a / b:.2f} | <= {TARGET_DAG_OVER_STATE_MACHINE}: "
+             f"{_verdict(a / b <= TARGET_DAG_OVER_STATE_MACHINE)} |",
+             f"| (c) compute floor | {c:.1f} s | (a)/(c) = {a / c:.2f} | <= {TARGET_DAG_OVER_FLOOR}: "
+             f"{_verdict(a / c <= TARGET_DAG_OVER_FLOOR)} |", "",
+             "Where the time goes, stage by stage (seconds):", "",
+             "| stage | (a) DAG stage | (b) state | (c) floor |", "| --- | ---: | ---: | ---: |"]
+    machine_state = {"load_raw": "LoadRawSales", "crawl_raw": "CrawlRaw", "transform": "TransformSales",
+                     "crawl_processed": "CrawlProcessed", "redshift_ddl": "RedshiftDDL",
+                     "redshift_load": "RedshiftLoadDay", "redshift_views": "RedshiftViews",
+                     "redshift_unload": "RedshiftUnload", "crawl_aggregated": "CrawlAggregated"}
+    floor_part = {"load_raw": floor.loader_seconds, "transform": floor.spark_start_seconds + floor.glue_job_seconds,
+                  **{f"redshift_{k}": v for k, v in floor.sql_seconds.items()}}
+    for stage in STAGES:
+        dag_cell = f"{spans[stage][1] - spans[stage][0]:.1f}" if stage in spans else "-"
+        state = machine.states.get(machine_state.get(stage, ""))
+        floor_cell = f"{floor_part[stage]:.1f}" if stage in floor_part else "-"
+        lines.append(f"| {stage} | {dag_cell} | {f'{state:.1f}' if state is not None else '-'} | {floor_cell} |")
+    lines += ["", f"Floor detail: Spark start {floor.spark_start_seconds:.1f} s, Glue job {floor.glue_job_seconds:.1f}"
+                  f" s, loader {floor.loader_seconds:.1f} s, SQL {sum(floor.sql_seconds.values()):.1f} s "
+                  f"({floor.rows_out:,} rows out).", ""]
+    lines += _task_gaps(daily)
+    return lines, daily
+
+
+def _task_gaps(timing: DagRunTiming) -> list[str]:
+    """The time between a task's upstream finishing and the task starting: the scheduler's share."""
+    ordered = sorted(timing.tasks, key=lambda t: t.start)
+    busy = sum(t.end - t.start for t in ordered)
+    first, last = ordered[0].start, max(t.end for t in ordered)
+    idle, reach = 0.0, first
+    for t in ordered:  # seconds in which no task of the run was started or running
+        if t.start > reach:
+            idle += t.start - reach
+        reach = max(reach, t.end)
+    tail = timing.started + timing.wall_seconds - last
+    return [f"Daily DAG anatomy: {len(ordered)} task instances, {busy:.1f} s of task time in total; "
+            f"{first - timing.started:.1f} s from trigger to the first task's start; {idle:.1f} s within the run "
+            f"when no task was running or waiting (scheduling between tasks); {tail:.1f} s from the last task's end "
+            "to the run's final state being seen.", ""]
+
+
+def waiting_cost(stack, timing: DagRunTiming) -> list[str]:
+    lines = [f"## 4. The cost of waiting ({timing.rows:,} rows, {timing.day})", "",
+             "Per waiting task: its wall time; seconds a LocalExecutor worker ran it (sampled from the workers' "
+             "process titles every 0.2 s); seconds Airflow had it deferred or up for reschedule; AWS API calls made "
+             "during its wait by its own caller (the provider names the operator, sensor or trigger in the "
+             "User-Agent), per minute of waiting.", "",
+             "| task | mode | wall | worker-slot s | deferred s | up for reschedule s | calls (by action) "
+             "| calls/min |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"]
+    for t in sorted(timing.tasks, key=lambda t: t.start):
+        if not t.task_id.endswith(WAITING_SUFFIXES):
+            continue
+        states = timing.state_seconds.get(t.task_id, {})
+        deferred, rescheduled = states.get("deferred", 0.0), states.get("up_for_reschedule", 0.0)
+        mode = "deferrable" if deferred or t.task_id.endswith(("start_execution", "run_glue_job", "statement")) \
+            else "reschedule"
+        calls = [c for c in stack.calls.between(t.start, t.end + 0.5) if _caller_of(t.task_id, c.caller)]
+        by_action = Counter(c.action for c in calls)
+        minutes = max(t.end - t.start, 1e-9) / 60
+        lines.append(
+            f"| {t.task_id} | {mode} | {t.end - t.start:.1f} s | {timing.slot_seconds.get(t.task_id, 0.0):.1f} | "
+            f"{deferred:.1f} | {rescheduled:.1f} | "
+            + ", ".join(f"{a} {n}" for a, n in by_action.most_common()) + f" | {len(calls) / minutes:.1f} |")
+    total_deferred_slots = _slots_while_deferred(timing)
+    lines += ["", f"Worker-slot seconds while deferred: {total_deferred_slots:.1f} (target 0: "
+                  f"{_verdict(total_deferred_slots == 0)}).", ""]
+    return lines
+
+
+# The caller names the provider puts in the User-Agent for each kind of waiting task.
+_CALLERS = {
+    "start_execution": ("StepFunctionStartExecutionOperator", "StepFunctionsExecutionCompleteTrigger"),
+    "wait_for_execution": ("StepFunctionExecutionSensor",),
+    "wait_for_crawler": ("GlueCrawlerSensor",),
+    "wait_for_statement": ("RedshiftStatementSensor", "RedshiftDataTrigger"),
+    "run_glue_job": ("GlueJobOperator", "GlueJobCompleteTrigger"),
+}
+
+
+def _caller_of(task_id: str, caller: str) -> bool:
+    suffix = task_id.rsplit(".", 1)[-1]
+    return caller in _CALLERS.get(suffix, ())
+
+
+def _slots_while_deferred(timing: DagRunTiming) -> float:
+    """Slot seconds of tasks that were only ever deferred while waiting: any is a slot held during deferral."""
+    return sum(timing.slot_seconds.get(task, 0.0) for task, states in timing.state_seconds.items()
+               if states.get("deferred", 0.0) > 0 and states.get("running", 0.0) == 0)
+
+
+def backfill(stack, af, days: int, rows: int, one_day: DagRunTiming | None) -> list[str]:
+    from pipeline_tools.backfill import run_backfill
+
+    start = FIRST_DAY + timedelta(days=40)
+    if one_day is None:
+        print(f"daily DAG, {rows} rows (one day for the backfill comparison) ...", flush=True)
+        one_day = run_day(af, stack.airflow_home / "airflow.db", DAILY_DAG, (start - timedelta(days=1)).isoformat(),
+                          rows, "oneday")
+        _check(one_day)
+    print(f"backfill of {days} days x {rows} rows ...", flush=True)
+
+    args = argparse.Namespace(from_date=start, to_date=start + timedelta(days=days - 1), rows=rows,
+                              max_active_runs=3, reprocess="completed")  # as pipeline_tools.backfill's CLI passes
+    started = time.monotonic()
+    runs = run_backfill(af, args)
+    wall = time.monotonic() - started
+    ok = sum(r["state"] == "success" for r in runs)
+    return [f"## 5. Backfill: {days} days against one day ({rows:,} rows a day)", "",
+            f"- one day (triggered alone): {one_day.wall_seconds:.1f} s",
+            f"- {days} days through Airflow's backfill (max_active_runs 3): {wall:.1f} s, {ok}/{len(runs)} succeeded",
+            f"- ratio: {wall / one_day.wall_seconds:.2f} x one day ({wall / days:.1f} s a day)", ""]
+
+
+def main(sizes: list[int], overhead_rows: int, backfill_days: int, backfill_rows: int) -> list[str]:
+    with BenchStack() as stack, AirflowServices(stack.env, stack.airflow_home, parallelism=8) as af:
+        af.wait_for_dag(DAILY_DAG)
+        print("warm-up day ...", flush=True)
+        _check(run_day(af, stack.airflow_home / "airflow.db", DAILY_DAG, WARMUP_DAY, 10_000, "warmup"))
+        # Unpaused with catchup off, the DAG also got its latest scheduled run: let it end before measuring.
+        af.wait_for_runs(DAILY_DAG)
+        lines, timings = per_size(stack, af, sizes)
+        more, daily = overhead(stack, af, overhead_rows, timings.get(overhead_rows))
+        lines += more
+        lines += waiting_cost(stack, daily)
+        if backfill_days:
+            lines += backfill(stack, af, backfill_days, backfill_rows, timings.get(backfill_rows))
+    return lines
