@@ -42,6 +42,7 @@ class DagRunTiming:
     started: float  # epoch seconds, the bench's clock at trigger
     tasks: list[TaskTiming] = field(default_factory=list)
     slot_seconds: dict[str, float] = field(default_factory=dict)  # task_id -> seconds a worker ran it
+    slot_seconds_deferred: dict[str, float] = field(default_factory=dict)  # ... while Airflow had it deferred
     state_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def stages(self) -> dict[str, tuple[float, float]]:
@@ -86,6 +87,8 @@ def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag:
         dag_id=dag_id, run_id=run_id, day=day, rows=rows, state=run["state"], wall_seconds=wall, started=started,
         tasks=tasks,
         slot_seconds={task: s for (r, task), s in sampler.slot_seconds.items() if r == run_id},
+        slot_seconds_deferred={task: s.get("deferred", 0.0)
+                               for (r, task), s in sampler.slot_seconds_by_state.items() if r == run_id},
         state_seconds={task: dict(s) for (r, task), s in sampler.state_seconds.items() if r == run_id},
     )
 

@@ -28,7 +28,7 @@ TARGET_DAG_OVER_FLOOR = 2.0
 STAGES = ("load_raw", "crawl_raw", "transform", "crawl_processed", "redshift_ddl", "redshift_load",
           "redshift_views", "redshift_unload", "crawl_aggregated", "validate")
 # Tasks that wait on AWS, and how: deferred in the triggerer, or a sensor in reschedule mode.
-WAITING_SUFFIXES = ("start_execution", "wait_for_execution", "wait_for_crawler", "wait_for_statement", "run_glue_job")
+WAITING_SUFFIXES = ("start_execution", "wait_for_crawler", "wait_for_statement", "run_glue_job")
 
 
 def _verdict(ok: bool) -> str:
@@ -126,70 +126,80 @@ def overhead(stack, af, rows: int, daily: DagRunTiming | None) -> tuple[list[str
 
 
 def _task_gaps(timing: DagRunTiming) -> list[str]:
-    """The time between a task's upstream finishing and the task starting: the scheduler's share."""
+    """Where the DAG's wall time goes: each task's start after the last task before it ended (the scheduler's
+    and the worker start-up's share), its own wall time and how much of it was deferred."""
     ordered = sorted(timing.tasks, key=lambda t: t.start)
-    busy = sum(t.end - t.start for t in ordered)
-    first, last = ordered[0].start, max(t.end for t in ordered)
-    idle, reach = 0.0, first
-    for t in ordered:  # seconds in which no task of the run was started or running
-        if t.start > reach:
-            idle += t.start - reach
-        reach = max(reach, t.end)
-    tail = timing.started + timing.wall_seconds - last
-    return [f"Daily DAG anatomy: {len(ordered)} task instances, {busy:.1f} s of task time in total; "
-            f"{first - timing.started:.1f} s from trigger to the first task's start; {idle:.1f} s within the run "
-            f"when no task was running or waiting (scheduling between tasks); {tail:.1f} s from the last task's end "
-            "to the run's final state being seen.", ""]
+    lines = ["Daily DAG timeline (seconds; 'start lag' is the task's start minus the latest end of the tasks that "
+             "had ended before it: scheduling, queueing and the worker's start-up):", "",
+             "| task | starts at | start lag | wall | deferred | up for reschedule |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lag_total = 0.0
+    for t in ordered:
+        before = [o.end for o in ordered if o.end <= t.start]
+        lag = t.start - max(before) if before else t.start - timing.started
+        lag_total += lag
+        states = timing.state_seconds.get(t.task_id, {})
+        lines.append(f"| {t.task_id} | {t.start - timing.started:.1f} | {lag:.1f} | {t.end - t.start:.1f} | "
+                     f"{states.get('deferred', 0.0):.1f} | {states.get('up_for_reschedule', 0.0):.1f} |")
+    tail = timing.started + timing.wall_seconds - max(t.end for t in ordered)
+    lines += ["", f"{len(ordered)} task instances; start lags add up to {lag_total:.1f} s; {tail:.1f} s from the "
+                  "last task's end to the run's final state being seen.", ""]
+    return lines
 
 
 def waiting_cost(stack, timing: DagRunTiming) -> list[str]:
     lines = [f"## 4. The cost of waiting ({timing.rows:,} rows, {timing.day})", "",
              "Per waiting task: its wall time; seconds a LocalExecutor worker ran it (sampled from the workers' "
-             "process titles every 0.2 s); seconds Airflow had it deferred or up for reschedule; AWS API calls made "
-             "during its wait by its own caller (the provider names the operator, sensor or trigger in the "
-             "User-Agent), per minute of waiting.", "",
-             "| task | mode | wall | worker-slot s | deferred s | up for reschedule s | calls (by action) "
-             "| calls/min |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"]
-    for t in sorted(timing.tasks, key=lambda t: t.start):
-        if not t.task_id.endswith(WAITING_SUFFIXES):
-            continue
+             "process titles every 0.2 s), in all and while Airflow had the task deferred; seconds deferred and up "
+             "for reschedule; the AWS API calls Airflow made for it (the provider names the operator or sensor in "
+             "the User-Agent; calls from the triggerer are matched by action and time), per minute of wall time.",
+             "", "| task | mode | wall | worker-slot s | slot s while deferred | deferred s | up for reschedule s "
+             "| calls (by action) | calls/min |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    waiting = [t for t in sorted(timing.tasks, key=lambda t: t.start) if t.task_id.endswith(WAITING_SUFFIXES)]
+    shares = attribute_calls(waiting, stack.calls.between(timing.started, timing.started + timing.wall_seconds))
+    for t in waiting:
         states = timing.state_seconds.get(t.task_id, {})
         deferred, rescheduled = states.get("deferred", 0.0), states.get("up_for_reschedule", 0.0)
-        mode = "deferrable" if deferred or t.task_id.endswith(("start_execution", "run_glue_job", "statement")) \
-            else "reschedule"
-        calls = [c for c in stack.calls.between(t.start, t.end + 0.5) if _caller_of(t.task_id, c.caller)]
-        by_action = Counter(c.action for c in calls)
-        minutes = max(t.end - t.start, 1e-9) / 60
+        mode = "reschedule" if t.task_id.endswith("wait_for_crawler") else "deferrable"
+        calls = shares[t.task_id]
+        per_minute = sum(calls.values()) / max(t.end - t.start, 1e-9) * 60
         lines.append(
             f"| {t.task_id} | {mode} | {t.end - t.start:.1f} s | {timing.slot_seconds.get(t.task_id, 0.0):.1f} | "
-            f"{deferred:.1f} | {rescheduled:.1f} | "
-            + ", ".join(f"{a} {n}" for a, n in by_action.most_common()) + f" | {len(calls) / minutes:.1f} |")
-    total_deferred_slots = _slots_while_deferred(timing)
-    lines += ["", f"Worker-slot seconds while deferred: {total_deferred_slots:.1f} (target 0: "
-                  f"{_verdict(total_deferred_slots == 0)}).", ""]
+            f"{timing.slot_seconds_deferred.get(t.task_id, 0.0):.1f} | {deferred:.1f} | {rescheduled:.1f} | "
+            + ", ".join(f"{action} {n:g}" for action, n in calls.most_common()) + f" | {per_minute:.1f} |")
+    held = sum(timing.slot_seconds_deferred.values())
+    lines += ["", f"Worker-slot seconds while deferred, all tasks: {held:.1f} (target 0: {_verdict(held == 0)}).", ""]
     return lines
 
 
-# The caller names the provider puts in the User-Agent for each kind of waiting task.
-_CALLERS = {
-    "start_execution": ("StepFunctionStartExecutionOperator", "StepFunctionsExecutionCompleteTrigger"),
-    "wait_for_execution": ("StepFunctionExecutionSensor",),
-    "wait_for_crawler": ("GlueCrawlerSensor",),
-    "wait_for_statement": ("RedshiftStatementSensor", "RedshiftDataTrigger"),
-    "run_glue_job": ("GlueJobOperator", "GlueJobCompleteTrigger"),
+# What each kind of waiting task calls, and the class the provider names as the caller when the task's own
+# process calls. Calls made from the triggerer name no operator; they are matched by action and time instead.
+_POLLS = {
+    "start_execution": ("StepFunctionStartExecutionOperator", {"StartExecution", "DescribeExecution"}),
+    "wait_for_crawler": ("GlueCrawlerSensor", {"GetCrawler"}),
+    "wait_for_statement": ("RedshiftStatementSensor", {"DescribeStatement", "DescribeExecution"}),
+    "run_glue_job": ("GlueJobOperator", {"GetJob", "StartJobRun", "GetJobRun"}),
 }
+_OPERATOR_CALLERS = {caller for caller, _ in _POLLS.values()}
 
 
-def _caller_of(task_id: str, caller: str) -> bool:
-    suffix = task_id.rsplit(".", 1)[-1]
-    return caller in _CALLERS.get(suffix, ())
-
-
-def _slots_while_deferred(timing: DagRunTiming) -> float:
-    """Slot seconds of tasks that were only ever deferred while waiting: any is a slot held during deferral."""
-    return sum(timing.slot_seconds.get(task, 0.0) for task, states in timing.state_seconds.items()
-               if states.get("deferred", 0.0) > 0 and states.get("running", 0.0) == 0)
+def attribute_calls(tasks: list, calls: list) -> dict[str, Counter]:
+    """task_id -> calls by action, for the calls Airflow made (boto3 calls outside Airflow name no caller).
+    A call that several waiting tasks could have made is shared between them."""
+    shares: dict[str, Counter] = {t.task_id: Counter() for t in tasks}
+    for call in calls:
+        if not call.caller:
+            continue
+        candidates = []
+        for t in tasks:
+            caller, actions = _POLLS.get(t.task_id.rsplit(".", 1)[-1], ("", set()))
+            if call.action not in actions or not t.start <= call.at <= t.end + 0.5:
+                continue
+            if call.caller == caller or call.caller not in _OPERATOR_CALLERS:
+                candidates.append(t.task_id)
+        for task_id in candidates:
+            shares[task_id][call.action] += 1 / len(candidates)
+    return shares
 
 
 def backfill(stack, af, days: int, rows: int, one_day: DagRunTiming | None) -> list[str]:

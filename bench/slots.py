@@ -16,6 +16,11 @@ from pathlib import Path
 WORKER_TITLE = "airflow worker -- LocalExecutor: "
 
 
+def _uuid_key(value: str) -> str:
+    """The database keeps a task instance id as 32 hex digits; the process title shows the dashed form."""
+    return str(value).replace("-", "").lower()
+
+
 def busy_workers(proc: Path = Path("/proc")) -> list[str]:
     """Task instance ids the LocalExecutor's workers are running right now."""
     ids = []
@@ -38,6 +43,8 @@ class SlotSampler:
     def __init__(self, db_path: Path, dag_id: str, interval: float = 0.2):
         self._db_path, self._dag_id, self._interval = db_path, dag_id, interval
         self.slot_seconds: dict[tuple[str, str], float] = defaultdict(float)  # (run_id, task_id) -> seconds
+        # Slot seconds split by the state Airflow recorded at the same moment (e.g. "deferred" should stay 0).
+        self.slot_seconds_by_state: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.state_seconds: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._names: dict[str, tuple[str, str]] = {}  # task instance id -> (run_id, task_id)
         self._stop = threading.Event()
@@ -65,11 +72,14 @@ class SlotSampler:
                 states = self._task_states()
             except sqlite3.Error:
                 continue  # a writer holds the database; the next sample catches up
+            current = {}
             for ti_id, run_id, task_id, state in states:
-                self._names[ti_id] = (run_id, task_id)
+                self._names[_uuid_key(ti_id)] = (run_id, task_id)
+                current[(run_id, task_id)] = state
                 if state:
                     self.state_seconds[(run_id, task_id)][state] += elapsed
             for ti_id in busy_workers():
-                key = self._names.get(ti_id)
+                key = self._names.get(_uuid_key(ti_id))
                 if key is not None:
                     self.slot_seconds[key] += elapsed
+                    self.slot_seconds_by_state[key][current.get(key) or "none"] += elapsed

@@ -5,12 +5,12 @@ One run processes one day (the run's logical date, `ds`) end to end:
 
 - `load_raw`: the loader Lambda writes `raw/sales/dt=<ds>/`.
 - `crawl_raw`, `crawl_processed`, `crawl_aggregated`: the RunGlueCrawler state machine runs one crawler;
-  Airflow waits on the execution, then checks the crawler's last crawl succeeded.
+  Airflow waits on the execution (deferred), then checks the crawler's last crawl succeeded.
 - `transform`: the Glue job cleanses the day into `processed/sales/year=/month=/day=/` (deferrable).
 - `redshift_ddl` (sales table, Spectrum schema; idempotent, runs beside the lake stages), `redshift_load` (delete
   the day + COPY the day, one transaction), `redshift_views` (daily revenue, warm + cold late-binding view),
   `redshift_unload` (the day's aggregate to `aggregated/daily_sales_revenue/dt=<ds>/`): the RedshiftQuery state
-  machine runs the stage's statements; Airflow waits on the execution, then on the statement (deferrable).
+  machine runs the stage's statements; Airflow waits on the execution, then on the statement (both deferred).
 - `validate`: rows and revenue reconciled across the Glue job's manifest, Athena and Redshift.
 
 Every name and ARN comes from the Airflow Variable `sales_pipeline` (the CloudFormation stack's outputs).
@@ -28,7 +28,6 @@ from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
 from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
-from airflow.providers.amazon.aws.sensors.step_function import StepFunctionExecutionSensor
 from airflow.sdk import DAG, Param, TaskGroup, chain
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -56,47 +55,39 @@ WAIT = {"mode": "reschedule", "poke_interval": POLL_SECONDS, "timeout": STAGE_TI
 WAITER = {"waiter_delay": POLL_SECONDS, "waiter_max_attempts": STAGE_TIMEOUT_SECONDS // max(POLL_SECONDS, 1)}
 
 
+def start_execution(state_machine_output: str, execution_input: dict) -> StepFunctionStartExecutionOperator:
+    """Start one execution and wait, deferred, until it succeeds (it fails the task when the execution fails)."""
+    return StepFunctionStartExecutionOperator(
+        task_id="start_execution",
+        state_machine_arn=cfg(state_machine_output),
+        name=EXECUTION_NAME,
+        state_machine_input=execution_input,
+        deferrable=True,
+        **WAITER,
+    )
+
+
 def crawl(stage: str, crawler_output: str) -> TaskGroup:
-    """Run one crawler through the RunGlueCrawler state machine and wait for a successful crawl."""
+    """Run one crawler through the RunGlueCrawler state machine and check its crawl succeeded."""
     with TaskGroup(stage) as group:
-        start = StepFunctionStartExecutionOperator(
-            task_id="start_execution",
-            state_machine_arn=cfg("RunGlueCrawlerStateMachineArn"),
-            name=EXECUTION_NAME,
-            state_machine_input={"Name": cfg(crawler_output)},
-            deferrable=True,
-            **WAITER,
-        )
-        execution = StepFunctionExecutionSensor(
-            task_id="wait_for_execution", execution_arn=start.output, **WAIT
-        )
+        start = start_execution("RunGlueCrawlerStateMachineArn", {"Name": cfg(crawler_output)})
         crawler = GlueCrawlerSensor(task_id="wait_for_crawler", crawler_name=cfg(crawler_output), **WAIT)
-        chain(start, execution, crawler)
+        chain(start, crawler)
     return group
 
 
 def redshift(stage: str) -> TaskGroup:
     """Run one Redshift stage's statements (one transaction) through the RedshiftQuery state machine."""
     with TaskGroup(f"redshift_{stage}") as group:
-        start = StepFunctionStartExecutionOperator(
-            task_id="start_execution",
-            state_machine_arn=cfg("RedshiftQueryStateMachineArn"),
-            name=EXECUTION_NAME,
-            state_machine_input={"sqls": included(REDSHIFT_STAGES[stage])},
-            deferrable=True,
-            **WAITER,
-        )
-        execution = StepFunctionExecutionSensor(
-            task_id="wait_for_execution", execution_arn=start.output, **WAIT
-        )
+        start = start_execution("RedshiftQueryStateMachineArn", {"sqls": included(REDSHIFT_STAGES[stage])})
         statement = RedshiftStatementSensor(
             task_id="wait_for_statement",
-            statement_id="{{ ti.xcom_pull(task_ids='%s', key='output')['Id'] }}" % execution.task_id,
+            execution_arn=start.output,  # the execution's output is the statement's final description
             deferrable=True,
             poll_interval=POLL_SECONDS,
             timeout=STAGE_TIMEOUT_SECONDS,
         )
-        chain(start, execution, statement)
+        chain(start, statement)
     return group
 
 

@@ -2,7 +2,7 @@
 ### Sales data lake: the end-to-end state machine as one unit
 
 The lab's own orchestration: one `DataPipeline` Step Functions execution loads, crawls, transforms, loads
-Redshift, unloads and crawls the aggregate for the run's day. Airflow only starts it and waits.
+Redshift, unloads and crawls the aggregate for the run's day. Airflow only starts it and waits, deferred.
 
 The Redshift statements are rendered here from `include/sql` (the same files the daily DAG runs) and passed in
 the execution's input, so the SQL lives in one place. The run ends with the same reconciliation as the daily
@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
-from airflow.providers.amazon.aws.sensors.step_function import StepFunctionExecutionSensor
 from airflow.sdk import DAG, Param, chain
 
 from sales_pipeline.naming import execution_name
@@ -63,11 +62,5 @@ with DAG(
         waiter_delay=POLL_SECONDS,
         waiter_max_attempts=3 * 3600 // max(POLL_SECONDS, 1),
     )
-    wait = StepFunctionExecutionSensor(
-        task_id="wait_for_pipeline",
-        execution_arn=start.output,
-        mode="reschedule",
-        poke_interval=POLL_SECONDS,
-        timeout=3 * 3600,
-    )
-    chain(start, wait, reconcile(aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2)))
+    # Deferred until the execution ends; a failed execution fails this task with its error and cause.
+    chain(start, reconcile(aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2)))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.redshift_data import FAILURE_STATES, FINISHED_STATE, RedshiftDataHook
+from airflow.providers.amazon.aws.hooks.step_function import StepFunctionHook
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.triggers.redshift_data import RedshiftDataTrigger
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -49,7 +51,9 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
     Succeed when a Redshift Data API statement (or batch) is FINISHED; fail with Redshift's error when it
     ends FAILED or ABORTED.
 
-    :param statement_id: the statement's Id (templated), e.g. from a state machine's output.
+    :param statement_id: the statement's Id (templated).
+    :param execution_arn: instead of statement_id: a finished Step Functions execution whose output is the
+        statement's DescribeStatement result (as the RedshiftQuery state machine returns it; templated).
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :param poll_interval: seconds between DescribeStatement calls while deferred.
 
@@ -57,19 +61,23 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
     """
 
     aws_hook_class = RedshiftDataHook
-    template_fields: Sequence[str] = aws_template_fields("statement_id")
+    template_fields: Sequence[str] = aws_template_fields("statement_id", "execution_arn")
     ui_color = "#e0c4ff"
 
     def __init__(
         self,
         *,
-        statement_id: str,
+        statement_id: str | None = None,
+        execution_arn: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: int = 10,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if bool(statement_id) == bool(execution_arn):
+            raise ValueError("RedshiftStatementSensor needs exactly one of statement_id and execution_arn")
         self.statement_id = statement_id
+        self.execution_arn = execution_arn
         self.deferrable = deferrable
         self.poll_interval = poll_interval
 
@@ -86,9 +94,28 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
     def poke(self, context: Context) -> bool:
         return self._finished(self._describe())
 
+    def _statement_of_execution(self) -> str:
+        """The statement Id in the output of the execution that ran it."""
+        hook = StepFunctionHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                                config=self.botocore_config)
+        execution = hook.describe_execution(self.execution_arn)
+        if execution["status"] != "SUCCEEDED":
+            raise AirflowException(f"execution {self.execution_arn} is {execution['status']}, not SUCCEEDED: "
+                                   f"{execution.get('error', '')} {execution.get('cause', '')}".strip())
+        try:
+            statement_id = json.loads(execution.get("output") or "{}").get("Id")
+        except (ValueError, AttributeError):
+            statement_id = None
+        if not statement_id:
+            raise AirflowException(f"the output of execution {self.execution_arn} names no statement Id: "
+                                   f"{str(execution.get('output'))[:300]}")
+        return statement_id
+
     def execute(self, context: Context) -> dict[str, Any] | None:
+        if self.execution_arn and not self.statement_id:
+            self.statement_id = self._statement_of_execution()
         if not self.statement_id:
-            raise AirflowException("RedshiftStatementSensor needs a statement_id; the template rendered empty")
+            raise AirflowException("RedshiftStatementSensor needs a statement Id; the template rendered empty")
         if not self.deferrable:
             super().execute(context)
             return statement_summary(self._describe())
@@ -111,6 +138,8 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
         return None
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        # A fresh instance resumes: a statement found through the execution comes back in the trigger's event.
+        self.statement_id = self.statement_id or (event or {}).get("statement_id") or self._statement_of_execution()
         # The trigger's message is a dump of the whole response; describe again for a readable error.
         description = self._describe()
         if self._finished(description):

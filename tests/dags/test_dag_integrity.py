@@ -50,12 +50,13 @@ def test_daily_stages_in_order(dagbag):
     assert dag.timetable.summary == "0 0 * * *" and dag.timetable.periodic
     stages = ["crawl_raw", "crawl_processed", "crawl_aggregated"]
     for stage in stages:
-        assert upstream(dag, f"{stage}.wait_for_execution") == {f"{stage}.start_execution"}
-        assert upstream(dag, f"{stage}.wait_for_crawler") == {f"{stage}.wait_for_execution"}
+        assert upstream(dag, f"{stage}.wait_for_crawler") == {f"{stage}.start_execution"}
     for stage in ("ddl", "load", "views", "unload"):
         group = f"redshift_{stage}"
-        assert upstream(dag, f"{group}.wait_for_execution") == {f"{group}.start_execution"}
-        assert upstream(dag, f"{group}.wait_for_statement") == {f"{group}.wait_for_execution"}
+        assert upstream(dag, f"{group}.wait_for_statement") == {f"{group}.start_execution"}
+        # The statement is found in the output of the execution the start task waited for.
+        assert dag.get_task(f"{group}.wait_for_statement").execution_arn.operator.task_id == \
+            f"{group}.start_execution"
     assert upstream(dag, "crawl_raw.start_execution") == {"load_raw.invoke_loader"}
     assert upstream(dag, "transform.run_glue_job") == {"crawl_raw.wait_for_crawler"}
     assert upstream(dag, "crawl_processed.start_execution") == {"transform.run_glue_job"}
@@ -65,7 +66,7 @@ def test_daily_stages_in_order(dagbag):
     assert upstream(dag, "redshift_unload.start_execution") == {"redshift_views.wait_for_statement"}
     assert upstream(dag, "crawl_aggregated.start_execution") == {"redshift_unload.wait_for_statement"}
     assert upstream(dag, "validate.reconcile") == {"crawl_aggregated.wait_for_crawler"}
-    assert len(dag.tasks) == 1 + 3 * 3 + 1 + 4 * 3 + 1
+    assert len(dag.tasks) == 1 + 3 * 2 + 1 + 4 * 2 + 1
 
 
 def test_waiting_does_not_hold_worker_slots(dagbag):
@@ -73,7 +74,7 @@ def test_waiting_does_not_hold_worker_slots(dagbag):
     for t in dag.tasks:
         if t.task_id.endswith(("start_execution", "run_glue_job", "wait_for_statement")):
             assert t.deferrable, t.task_id
-        elif t.task_id.endswith(("wait_for_execution", "wait_for_crawler")):
+        elif t.task_id.endswith("wait_for_crawler"):
             assert t.mode == "reschedule", t.task_id
 
 
@@ -87,8 +88,8 @@ def test_nothing_hard_coded(dagbag):
 
 def test_state_machine_dag(dagbag):
     dag = dagbag.dags[STATE_MACHINE]
-    assert upstream(dag, "wait_for_pipeline") == {"start_pipeline"}
-    assert upstream(dag, "reconcile") == {"wait_for_pipeline"}
+    assert upstream(dag, "reconcile") == {"start_pipeline"}
+    assert dag.get_task("start_pipeline").deferrable
     start = dag.get_task("start_pipeline")
     assert set(start.state_machine_input["sql"]) == {"ddl", "load", "views", "unload"}
 

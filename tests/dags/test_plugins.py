@@ -107,9 +107,63 @@ def test_deferrable_sensor_defers_while_running_and_reports_error_on_resume():
 def test_empty_statement_id_is_a_clear_error():
     from airflow.providers.common.compat.sdk import AirflowException
 
-    s = RedshiftStatementSensor(task_id="wait", statement_id="")
-    with pytest.raises(AirflowException, match="needs a statement_id"):
+    s = RedshiftStatementSensor(task_id="wait", statement_id="{{ ti.xcom_pull(task_ids='nothing') }}")
+    s.statement_id = ""  # what the template renders when the upstream pushed nothing
+    with pytest.raises(AirflowException, match="needs a statement Id"):
         s.execute({})
+
+
+def test_exactly_one_of_statement_id_and_execution_arn():
+    for kwargs in ({}, {"statement_id": "abc", "execution_arn": "arn:aws:states:::execution:m:e"}):
+        with pytest.raises(ValueError, match="exactly one of statement_id and execution_arn"):
+            RedshiftStatementSensor(task_id="wait", **kwargs)
+
+
+EXECUTION_ARN = "arn:aws:states:us-east-1:111122223333:execution:RedshiftQuery:load"
+
+
+def execution_sensor(**kwargs):
+    return RedshiftStatementSensor(task_id="wait", execution_arn=EXECUTION_ARN, poke_interval=0, timeout=5, **kwargs)
+
+
+def test_statement_found_through_the_execution_output():
+    from airflow.providers.amazon.aws.hooks.step_function import StepFunctionHook
+
+    s = execution_sensor(deferrable=True)
+    execution = {"status": "SUCCEEDED", "output": '{"Id": "stmt-1", "Status": "FINISHED"}'}
+    with mock.patch("sales_pipeline.redshift_statement_sensor.StepFunctionHook") as hook, \
+            mock.patch.object(RedshiftStatementSensor, "_describe",
+                              side_effect=lambda: {"Id": s.statement_id, "Status": "FINISHED"}):
+        hook.return_value.describe_execution.return_value = execution
+        assert s.execute({}) == {"Id": "stmt-1", "Status": "FINISHED"}
+    hook.return_value.describe_execution.assert_called_once_with(EXECUTION_ARN)
+    # The hook is built with the sensor's connection settings, under the names the hook class takes.
+    hook.assert_called_once_with(aws_conn_id="aws_default", region_name=None, verify=None, config=None)
+    StepFunctionHook(**hook.call_args.kwargs)
+
+
+def test_resumed_sensor_takes_the_statement_from_the_trigger_event():
+    s = execution_sensor(deferrable=True)  # a fresh instance, as after a deferral
+    with mock.patch("sales_pipeline.redshift_statement_sensor.StepFunctionHook") as hook, \
+            mock.patch.object(RedshiftStatementSensor, "_describe",
+                              side_effect=lambda: {"Id": s.statement_id, "Status": "FINISHED"}):
+        assert s.execute_complete({}, {"status": "success", "statement_id": "stmt-2"})["Id"] == "stmt-2"
+    hook.assert_not_called()
+
+
+@pytest.mark.parametrize(("execution", "message"), [
+    ({"status": "FAILED", "error": "RedshiftData.ValidationException", "cause": "bad sql"}, "is FAILED.*bad sql"),
+    ({"status": "SUCCEEDED", "output": '{"Status": "FINISHED"}'}, "names no statement Id"),
+    ({"status": "SUCCEEDED", "output": "not json"}, "names no statement Id"),
+])
+def test_execution_without_a_statement_is_a_clear_error(execution, message):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    s = execution_sensor(deferrable=True)
+    with mock.patch("sales_pipeline.redshift_statement_sensor.StepFunctionHook") as hook:
+        hook.return_value.describe_execution.return_value = execution
+        with pytest.raises(AirflowException, match=message):
+            s.execute({})
 
 
 MANIFEST = {"run_date": "2021-12-01", "rows_in": 100, "rows_out": 95, "rows_rejected": 5,
