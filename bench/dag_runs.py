@@ -43,6 +43,7 @@ class DagRunTiming:
     tasks: list[TaskTiming] = field(default_factory=list)
     slot_seconds: dict[str, float] = field(default_factory=dict)  # task_id -> seconds a worker ran it
     slot_seconds_deferred: dict[str, float] = field(default_factory=dict)  # ... while Airflow had it deferred
+    slot_seconds_deferred_settled: dict[str, float] = field(default_factory=dict)  # ... over 5 s into the deferral
     state_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def stages(self) -> dict[str, tuple[float, float]]:
@@ -89,6 +90,8 @@ def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag:
         slot_seconds={task: s for (r, task), s in sampler.slot_seconds.items() if r == run_id},
         slot_seconds_deferred={task: s.get("deferred", 0.0)
                                for (r, task), s in sampler.slot_seconds_by_state.items() if r == run_id},
+        slot_seconds_deferred_settled={task: s for (r, task), s in sampler.slot_seconds_deferred_settled.items()
+                                       if r == run_id},
         state_seconds={task: dict(s) for (r, task), s in sampler.state_seconds.items() if r == run_id},
     )
 

@@ -94,6 +94,8 @@ def overhead(stack, af, rows: int, daily: DagRunTiming | None) -> tuple[list[str
     print(f"compute floor, {rows} rows ({day}) ...", flush=True)
     floor = compute_floor.measure(stack, day, rows)
     a, b, c = daily.wall_seconds, machine.wall_seconds, floor.total_seconds
+    # The state machine stops after the aggregate crawl; the DAG then reconciles. Compared without that too.
+    a_same_work = max(t.end for t in daily.tasks if t.stage != "validate") - daily.started
     spans = daily.stages()
     lines = [f"## 2. Orchestration overhead ({rows:,} rows, {day})", "",
              "(a) the daily DAG under the real scheduler; (b) the DataPipeline state machine alone (boto3 start + "
@@ -101,6 +103,9 @@ def overhead(stack, af, rows: int, daily: DagRunTiming | None) -> tuple[list[str
              "stage straight on the warehouse engine, no orchestration.", "",
              "| | wall | ratio | target |", "| --- | ---: | ---: | --- |",
              f"| (a) daily DAG | {a:.1f} s | | |",
+             f"| (a') daily DAG to the end of crawl_aggregated (the state machine's last step) | {a_same_work:.1f} s "
+             f"| (a')/(b) = {a_same_work / b:.2f} | <= {TARGET_DAG_OVER_STATE_MACHINE}: "
+             f"{_verdict(a_same_work / b <= TARGET_DAG_OVER_STATE_MACHINE)} |",
              f"| (b) state machine | {b:.1f} s | (a)/(b) = {a / b:.2f} | <= {TARGET_DAG_OVER_STATE_MACHINE}: "
              f"{_verdict(a / b <= TARGET_DAG_OVER_STATE_MACHINE)} |",
              f"| (c) compute floor | {c:.1f} s | (a)/(c) = {a / c:.2f} | <= {TARGET_DAG_OVER_FLOOR}: "
@@ -149,12 +154,16 @@ def _task_gaps(timing: DagRunTiming) -> list[str]:
 
 def waiting_cost(stack, timing: DagRunTiming) -> list[str]:
     lines = [f"## 4. The cost of waiting ({timing.rows:,} rows, {timing.day})", "",
-             "Per waiting task: its wall time; seconds a LocalExecutor worker ran it (sampled from the workers' "
-             "process titles every 0.2 s), in all and while Airflow had the task deferred; seconds deferred and up "
-             "for reschedule; the AWS API calls Airflow made for it (the provider names the operator or sensor in "
-             "the User-Agent; calls from the triggerer are matched by action and time), per minute of wall time.",
-             "", "| task | mode | wall | worker-slot s | slot s while deferred | deferred s | up for reschedule s "
-             "| calls (by action) | calls/min |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+             "Per waiting task: its wall time; seconds a LocalExecutor worker was busy with it (sampled from the "
+             "workers' process titles every 0.2 s; this includes the worker starting the task's process before "
+             "the task's own start and winding it down after), in all, while Airflow had the task deferred, and "
+             "while deferred for more than 5 s (a slot held during the wait itself); seconds deferred and up for "
+             "reschedule; the AWS API calls Airflow made for it (the provider names the operator or sensor in the "
+             "User-Agent; calls from the triggerer are matched by action and time); calls per minute for waits of "
+             "10 s or more.", "",
+             "| task | mode | wall | worker-slot s | slot s while deferred | ... after 5 s deferred | deferred s "
+             "| up for reschedule s | calls (by action) | calls/min |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     waiting = [t for t in sorted(timing.tasks, key=lambda t: t.start) if t.task_id.endswith(WAITING_SUFFIXES)]
     shares = attribute_calls(waiting, stack.calls.between(timing.started, timing.started + timing.wall_seconds))
     for t in waiting:
@@ -162,13 +171,17 @@ def waiting_cost(stack, timing: DagRunTiming) -> list[str]:
         deferred, rescheduled = states.get("deferred", 0.0), states.get("up_for_reschedule", 0.0)
         mode = "reschedule" if t.task_id.endswith("wait_for_crawler") else "deferrable"
         calls = shares[t.task_id]
-        per_minute = sum(calls.values()) / max(t.end - t.start, 1e-9) * 60
+        wall = t.end - t.start
+        per_minute = f"{sum(calls.values()) / wall * 60:.1f}" if wall >= 10 else "-"
         lines.append(
-            f"| {t.task_id} | {mode} | {t.end - t.start:.1f} s | {timing.slot_seconds.get(t.task_id, 0.0):.1f} | "
-            f"{timing.slot_seconds_deferred.get(t.task_id, 0.0):.1f} | {deferred:.1f} | {rescheduled:.1f} | "
-            + ", ".join(f"{action} {n:g}" for action, n in calls.most_common()) + f" | {per_minute:.1f} |")
-    held = sum(timing.slot_seconds_deferred.values())
-    lines += ["", f"Worker-slot seconds while deferred, all tasks: {held:.1f} (target 0: {_verdict(held == 0)}).", ""]
+            f"| {t.task_id} | {mode} | {wall:.1f} s | {timing.slot_seconds.get(t.task_id, 0.0):.1f} | "
+            f"{timing.slot_seconds_deferred.get(t.task_id, 0.0):.1f} | "
+            f"{timing.slot_seconds_deferred_settled.get(t.task_id, 0.0):.1f} | {deferred:.1f} | {rescheduled:.1f} | "
+            + ", ".join(f"{action} {n:g}" for action, n in calls.most_common()) + f" | {per_minute} |")
+    held, settled = sum(timing.slot_seconds_deferred.values()), sum(timing.slot_seconds_deferred_settled.values())
+    lines += ["", f"Worker-slot seconds while deferred, all tasks: {held:.1f}, of which {settled:.1f} more than 5 s "
+                  f"into a deferral (target 0 while deferred: {_verdict(held == 0)}; during the wait itself: "
+                  f"{_verdict(settled == 0)}).", ""]
     return lines
 
 

@@ -14,6 +14,12 @@ def glue_job_seconds(stack, day: str) -> float | None:
     return (latest["CompletedOn"] - latest["StartedOn"]).total_seconds()
 
 
+def _first_word(sql: str) -> str:
+    """The statement's keyword, past its `--` comments (the DELETE's comment mentions the COPY)."""
+    code = " ".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return (code.split() or [""])[0].lower()
+
+
 def copy_seconds(stack, day: str) -> float | None:
     """Duration of the latest finished COPY of the day's partition, from the Data API's sub-statement."""
     data = stack.client("redshift-data")
@@ -30,5 +36,5 @@ def copy_seconds(stack, day: str) -> float | None:
         return None
     latest = max(loads, key=lambda s: s["CreatedAt"])
     subs = data.describe_statement(Id=latest["Id"]).get("SubStatements", [])
-    durations = [s["Duration"] for s in subs if "copy" in s.get("QueryString", "").lower()]
+    durations = [s["Duration"] for s in subs if _first_word(s.get("QueryString", "")) == "copy"]
     return durations[0] / 1e9 if durations else None

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 WORKER_TITLE = "airflow worker -- LocalExecutor: "
+SETTLE_SECONDS = 5.0
 
 
 def _uuid_key(value: str) -> str:
@@ -46,6 +47,10 @@ class SlotSampler:
         # Slot seconds split by the state Airflow recorded at the same moment (e.g. "deferred" should stay 0).
         self.slot_seconds_by_state: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.state_seconds: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        # Slot seconds while deferred, more than SETTLE_SECONDS after the deferral began: a slot held during
+        # the wait itself rather than while the worker winds the task's process down.
+        self.slot_seconds_deferred_settled: dict[tuple[str, str], float] = defaultdict(float)
+        self._deferred_since: dict[tuple[str, str], float] = {}
         self._names: dict[str, tuple[str, str]] = {}  # task instance id -> (run_id, task_id)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -76,6 +81,10 @@ class SlotSampler:
             for ti_id, run_id, task_id, state in states:
                 self._names[_uuid_key(ti_id)] = (run_id, task_id)
                 current[(run_id, task_id)] = state
+                if state == "deferred":
+                    self._deferred_since.setdefault((run_id, task_id), now)
+                else:
+                    self._deferred_since.pop((run_id, task_id), None)
                 if state:
                     self.state_seconds[(run_id, task_id)][state] += elapsed
             for ti_id in busy_workers():
@@ -83,3 +92,6 @@ class SlotSampler:
                 if key is not None:
                     self.slot_seconds[key] += elapsed
                     self.slot_seconds_by_state[key][current.get(key) or "none"] += elapsed
+                    since = self._deferred_since.get(key)
+                    if since is not None and now - since > SETTLE_SECONDS:
+                        self.slot_seconds_deferred_settled[key] += elapsed
