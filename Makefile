@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 DATE ?= 2021-12-01
 ROWS ?= 10000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: venv run backfill test test-fast lint bench clean
 
@@ -39,7 +40,8 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: venv
-	$(PY) -m bench.run_all
+	scripts/system-deps.sh run
+	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf .state airflow_home artifacts
