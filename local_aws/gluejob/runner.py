@@ -7,6 +7,8 @@ the ``--extra-py-files`` on the script's PYTHONPATH.
 Spark is configured light through ``PYSPARK_SUBMIT_ARGS`` (``local[*]``, no UI, 4 shuffle partitions), so a script
 that builds its own ``SparkSession`` picks it up. The process's output is the driver log, kept as a file and
 shipped to CloudWatch Logs (``/aws-glue/jobs/output``, stream = run id) while it runs.
+The process is a pre-started driver from ``local_aws.gluejob.warm_pool`` when one fits (same JVM settings, no
+``--extra-py-files``), else a fresh ``python <script>``; either way one process group per run.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_aws import REGION, s3io
+from local_aws.gluejob import warm_pool
 from local_aws.gluejob.cloudwatch import DriverLogShipper
 from local_aws.gluejob.staging import Staging, stage_arguments, stage_python_files, sync_back
+from local_aws.gluejob.warm_pool import WarmDriver
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +201,8 @@ def _download_script(run: JobRun, work: Path) -> Path:
     return script
 
 
-def _environment(run: JobRun, work: Path, python_path: list[Path]) -> dict[str, str]:
+def spark_environment(endpoint_url: str | None, spark_local_dirs: Path, python_path: list[Path]) -> dict[str, str]:
+    """The environment a job's driver process gets (a cold run's, and a warm driver's at start-up)."""
     env = dict(os.environ)
     if python_path:
         env["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), *filter(None, [env.get("PYTHONPATH")])])
@@ -206,47 +211,81 @@ def _environment(run: JobRun, work: Path, python_path: list[Path]) -> dict[str, 
         PYSPARK_SUBMIT_ARGS=SPARK_SUBMIT_ARGS,
         PYSPARK_PYTHON=sys.executable,
         SPARK_LOCAL_IP="127.0.0.1",
-        SPARK_LOCAL_DIRS=str(work / "spark-tmp"),
+        SPARK_LOCAL_DIRS=str(spark_local_dirs),
         AWS_DEFAULT_REGION=REGION,
         AWS_ACCESS_KEY_ID=env.get("AWS_ACCESS_KEY_ID", "local"),
         AWS_SECRET_ACCESS_KEY=env.get("AWS_SECRET_ACCESS_KEY", "local"),
         PYTHONUNBUFFERED="1",
     )
-    if run.endpoint_url:
-        env["AWS_ENDPOINT_URL"] = run.endpoint_url  # boto3 in the script talks to this local AWS
+    if endpoint_url:
+        env["AWS_ENDPOINT_URL"] = endpoint_url  # boto3 in the script talks to this local AWS
     return env
 
 
-def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path]) -> str:
-    (work / "spark-tmp").mkdir(parents=True, exist_ok=True)
+def _start_process(
+    run: JobRun, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path],
+) -> tuple[subprocess.Popen, WarmDriver | None]:
+    """The run's driver process: a warm one when the pool has one that fits, else a cold ``python script``."""
+    argv = glue_argv(run, script, arguments)
+    env = spark_environment(run.endpoint_url, work / "spark-tmp", python_path)
+    if python_path:
+        log.info("glue job %s run %s starts cold: --extra-py-files must be on the PYTHONPATH when Spark starts",
+                 run.job_name, run.run_id)
+    else:
+        driver = warm_pool.POOL.claim(env)
+        if driver is not None:
+            try:
+                driver.hand_over(argv, work, env, run.driver_log)
+            except OSError as exc:  # it died between the check and the hand-over
+                log.warning("warm Spark driver pid %d could not take run %s (%s); starting cold",
+                            driver.process.pid, run.run_id, exc)
+                warm_pool.POOL.release(driver)
+            else:
+                log.info("glue job %s run %s runs on warm Spark driver pid %d",
+                         run.job_name, run.run_id, driver.process.pid)
+                return driver.process, driver
     with open(run.driver_log, "wb") as driver_log:
-        run.process = subprocess.Popen(
-            glue_argv(run, script, arguments),
+        process = subprocess.Popen(
+            argv,
             cwd=work,
-            env=_environment(run, work, python_path),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=driver_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop/timeout also end the Spark JVM
         )
-        if run.stop_requested:
-            kill_process_group(run.process)
-            return "STOPPED"
-        run.set_state("RUNNING")
-        shipper = DriverLogShipper(run.driver_log, run.run_id)
-        deadline = time.monotonic() + _timeout_seconds(run.timeout_minutes)
-        try:
-            while True:
-                try:
-                    code = run.process.wait(timeout=max(0.0, min(_LOG_SHIP_SECONDS, deadline - time.monotonic())))
-                    break
-                except subprocess.TimeoutExpired:
-                    shipper.ship()
-                    if time.monotonic() >= deadline:
-                        kill_process_group(run.process)
-                        return "STOPPED" if run.stop_requested else "TIMEOUT"
-        finally:
-            shipper.ship(final=True)
+    return process, None
+
+
+def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path]) -> str:
+    (work / "spark-tmp").mkdir(parents=True, exist_ok=True)
+    run.process, warm = _start_process(run, script, arguments, work, python_path)
+    try:
+        return _wait(run)
+    finally:
+        if warm is not None:
+            warm_pool.POOL.release(warm)  # one job per driver: remove it and start its replacement
+
+
+def _wait(run: JobRun) -> str:
+    if run.stop_requested:
+        kill_process_group(run.process)
+        return "STOPPED"
+    run.set_state("RUNNING")
+    shipper = DriverLogShipper(run.driver_log, run.run_id)
+    deadline = time.monotonic() + _timeout_seconds(run.timeout_minutes)
+    try:
+        while True:
+            try:
+                code = run.process.wait(timeout=max(0.0, min(_LOG_SHIP_SECONDS, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                shipper.ship()
+                if time.monotonic() >= deadline:
+                    kill_process_group(run.process)
+                    return "STOPPED" if run.stop_requested else "TIMEOUT"
+    finally:
+        shipper.ship(final=True)
     if run.stop_requested:
         return "STOPPED"
     return "SUCCEEDED" if code == 0 else "FAILED"

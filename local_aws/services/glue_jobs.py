@@ -7,6 +7,11 @@ is enforced. Each run keeps its driver log at ``<state_dir or tmp>/glue-jobs/<jo
 it to CloudWatch Logs (group ``/aws-glue/jobs/output``, stream = run id, as Glue does); GetJobRun shows
 ``LogGroupName: /aws-glue/jobs`` and the file in an extra ``DriverLogPath`` field (raw HTTP only: SDKs drop fields
 outside the API model). The path is also in the ErrorMessage of a failed run and logged at INFO.
+
+Runs start on a pre-started Spark driver when one is ready or starting (``local_aws.gluejob.warm_pool``;
+``LOCAL_AWS_GLUE_WARM_DRIVERS``, default 1, 0 disables). The pool's first driver starts when a job is created
+(CreateJob or a CloudFormation AWS::Glue::Job, both through moto's ``GlueBackend.create_job``), never at server
+start, and every driver serves one run and is replaced after it. Server exit stops runs and drivers alike.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from moto.glue.exceptions import (
     EntityNotFoundException,
     InvalidInputException,
 )
-from moto.glue.models import glue_backends
+from moto.glue.models import GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 from moto.moto_api._internal import mock_random
 
 from local_aws import ACCOUNT_ID, REGION
-from local_aws.gluejob import runner
+from local_aws.gluejob import runner, warm_pool
 from local_aws.gluejob.cloudwatch import LOG_GROUP_PREFIX
 from local_aws.gluejob.runner import ACTIVE_STATES, JobRun
 
@@ -186,6 +191,7 @@ _ACTIONS = (start_job_run, get_job_run, get_job_runs, batch_stop_job_run)
 
 def _stop_all() -> None:
     """Never leave a Spark process behind when the process hosting the local AWS exits."""
+    warm_pool.POOL.shutdown()
     with _LOCK:
         live = [r for runs in _RUNS.values() for r in runs if r.state in ACTIVE_STATES]
     for run in live:
@@ -235,10 +241,29 @@ def load_state(server) -> None:
                 _RUNS.setdefault(run.job_name, []).append(run)
 
 
+def _warm_driver_on_job_creation(create_job):
+    def create_job_and_warm_a_driver(self, *args, **kwargs):
+        result = create_job(self, *args, **kwargs)
+        try:
+            warm_pool.POOL.ensure_started()
+        except ValueError:  # a bad LOCAL_AWS_GLUE_WARM_DRIVERS fails the runs with its message, not CreateJob
+            log.exception("no warm Spark driver started")
+        return result
+
+    create_job_and_warm_a_driver.warms_drivers = True
+    return create_job_and_warm_a_driver
+
+
 def install(server) -> None:
     state_dir = getattr(server, "state_dir", None)
     _SETTINGS["base_dir"] = Path(state_dir) / "glue-jobs" if state_dir else None
-    _SETTINGS["endpoint_url"] = getattr(server, "endpoint_url", None)
+    _SETTINGS["endpoint_url"] = endpoint_url = getattr(server, "endpoint_url", None)
     for action in _ACTIONS:
         setattr(GlueResponse, action.__name__, action)
+    warm_pool.POOL.configure(
+        _base_dir() / ".warm-drivers",
+        lambda spark_local_dirs: runner.spark_environment(endpoint_url, spark_local_dirs, []),
+    )
+    if not getattr(GlueBackend.create_job, "warms_drivers", False):
+        GlueBackend.create_job = _warm_driver_on_job_creation(GlueBackend.create_job)
     atexit.register(_stop_all)

@@ -1,0 +1,201 @@
+"""Pre-started ("warm") Spark drivers, so a Glue job run does not pay local Spark's 12-15 s start-up.
+
+``LOCAL_AWS_GLUE_WARM_DRIVERS`` (default 1, 0 disables; read each time, so it can change while serving) is how
+many drivers are kept ready. Each is a ``warm_driver.py`` process in its own process group that has built its
+SparkSession with exactly the environment a cold run gets (``runner.spark_environment``; only SPARK_LOCAL_DIRS
+is its own directory) and waits for ONE job on stdin; after it the process exits and a replacement is started.
+So every run still gets a fresh process, as a cold run does.
+
+The first driver starts when a Glue job is created (CreateJob and CloudFormation both go through moto's
+``GlueBackend.create_job``; ``services.glue_jobs`` hooks it), not at server start: most local AWS servers never
+run a Glue job, and each driver is a JVM with a 1 GB heap. A driver still starting when a run arrives is claimed
+anyway: the job waits in its stdin. A driver that died, or whose start-up environment no longer matches the
+run's (another endpoint, a changed PYTHONPATH), is discarded and the run starts cold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+WARM_DRIVERS_ENV = "LOCAL_AWS_GLUE_WARM_DRIVERS"
+DEFAULT_WARM_DRIVERS = 1
+_DRIVER_SCRIPT = Path(__file__).with_name("warm_driver.py")
+_STOP_GRACE_SECONDS = 5
+# Variables fixed when the JVM starts: a run needing other values cannot use a driver started with these.
+JVM_START_VARIABLES = (
+    "PYSPARK_SUBMIT_ARGS", "PYSPARK_PYTHON", "SPARK_LOCAL_IP", "SPARK_HOME", "JAVA_HOME", "PYTHONPATH",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def pool_size() -> int:
+    raw = os.environ.get(WARM_DRIVERS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_WARM_DRIVERS
+    if not raw.isdigit():
+        raise ValueError(f"{WARM_DRIVERS_ENV} must be a whole number of drivers (0 disables), got {raw!r}")
+    return int(raw)
+
+
+@dataclass
+class WarmDriver:
+    process: subprocess.Popen
+    directory: Path
+    env: dict[str, str]  # what it started with
+
+    @property
+    def output(self) -> Path:
+        """Its stdout and stderr, renamed to the run's driver log on hand-over."""
+        return self.directory / "driver.log"
+
+    def last_output_line(self) -> str:
+        try:
+            lines = self.output.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no output)"
+        return lines[-1] if lines else "(no output)"
+
+    def hand_over(self, argv: list[str], cwd: Path, env: dict[str, str], driver_log: Path) -> None:
+        """Give the driver its one job; from here on its output file is the run's driver log.
+
+        Raises OSError (BrokenPipeError) when the process died in the meantime; nothing was handed over then.
+        """
+        job = {
+            "argv": argv[1:],  # argv[0] is the interpreter, already running
+            "cwd": str(cwd),
+            "env": {**env, "SPARK_LOCAL_DIRS": self.env["SPARK_LOCAL_DIRS"]},  # Spark uses the dir it started with
+            "driver_log": str(driver_log),
+        }
+        self.process.stdin.write((json.dumps(job) + "\n").encode())
+        self.process.stdin.close()
+        os.replace(self.output, driver_log)  # same file system: both live under the jobs' base directory
+
+    def shut_down(self) -> None:
+        """End the process group (the Python driver and its JVM) and remove the driver's directory."""
+        if self.process.stdin and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=_STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class WarmPool:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._drivers: list[WarmDriver] = []
+        self._base_dir: Path | None = None
+        self._environment: Callable[[Path], dict[str, str]] | None = None
+
+    def configure(self, base_dir: Path, environment: Callable[[Path], dict[str, str]]) -> None:
+        """Where drivers live and how their environment is built (given their Spark local dir). Drivers
+        started under an earlier configuration (another server's endpoint) are shut down."""
+        with self._lock:
+            old, self._drivers = self._drivers, []
+            self._base_dir, self._environment = base_dir, environment
+        for driver in old:
+            driver.shut_down()
+
+    def ensure_started(self) -> None:
+        """Top the pool up to its size. Starting a process takes milliseconds; its Spark start-up then runs in
+        that process while the caller goes on."""
+        with self._lock:
+            if self._environment is None:
+                return
+            for _ in range(pool_size() - len(self._drivers)):
+                try:
+                    self._drivers.append(self._start_one())
+                except Exception:
+                    log.exception("starting a warm Spark driver for Glue jobs failed; runs start cold")
+                    return
+
+    def _start_one(self) -> WarmDriver:
+        directory = self._base_dir / f"warm-{uuid.uuid4().hex[:12]}"
+        (directory / "spark-tmp").mkdir(parents=True)
+        env = self._environment(directory / "spark-tmp")
+        with open(directory / "driver.log", "wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, str(_DRIVER_SCRIPT), str(directory)],
+                cwd=directory, env=env, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True,  # stop and timeout kill its group: the driver and its JVM
+            )
+        log.info("warm Spark driver for Glue jobs starting (pid %d, %s)", process.pid, directory)
+        return WarmDriver(process, directory, env)
+
+    def claim(self, run_env: dict[str, str]) -> WarmDriver | None:
+        """A live driver started with the JVM settings of ``run_env`` (removed from the pool), or None."""
+        if pool_size() == 0:
+            self._discard(lambda _: True, "warm drivers are disabled")
+            return None
+        with self._lock:
+            drivers, self._drivers = self._drivers, []
+        chosen, unusable = None, []
+        for driver in drivers:
+            if chosen is None and driver.process.poll() is None and _same_jvm_start(driver.env, run_env):
+                chosen = driver
+            elif driver.process.poll() is not None:
+                unusable.append((driver, f"it exited with code {driver.process.returncode}: "
+                                         f"{driver.last_output_line()}"))
+            elif not _same_jvm_start(driver.env, run_env):
+                unusable.append((driver, "it was started with other JVM settings"))
+            else:
+                with self._lock:
+                    self._drivers.append(driver)
+        for driver, why in unusable:
+            log.warning("warm Spark driver pid %d not used, %s", driver.process.pid, why)
+            driver.shut_down()
+        if chosen is None:
+            log.info("no warm Spark driver available; the run starts cold")
+        return chosen
+
+    def _discard(self, which: Callable[[WarmDriver], bool], why: str) -> None:
+        with self._lock:
+            gone = [d for d in self._drivers if which(d)]
+            self._drivers = [d for d in self._drivers if not which(d)]
+        for driver in gone:
+            log.info("shutting down warm Spark driver pid %d: %s", driver.process.pid, why)
+            driver.shut_down()
+
+    def release(self, driver: WarmDriver) -> None:
+        """After its run: make sure the one-shot process is gone, remove its directory, start a replacement."""
+        driver.shut_down()
+        self.ensure_started()
+
+    def shutdown(self) -> None:
+        """Stop every idle driver and start no more (until configured again)."""
+        with self._lock:
+            self._environment = None
+        self._discard(lambda _: True, "the local AWS is stopping")
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [d.process.pid for d in self._drivers]
+
+
+def _same_jvm_start(started: dict[str, str], wanted: dict[str, str]) -> bool:
+    return all(started.get(name) == wanted.get(name) for name in JVM_START_VARIABLES)
+
+
+POOL = WarmPool()
