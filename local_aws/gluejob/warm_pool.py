@@ -90,15 +90,15 @@ class WarmDriver:
                 self.process.stdin.close()
             except OSError:
                 pass
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=_STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            except ProcessLookupError:
-                pass
+        try:
+            # Also when the driver has exited: its JVM may still be on its way out, in the same group.
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            self.process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

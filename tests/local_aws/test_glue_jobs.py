@@ -359,3 +359,125 @@ def test_run_history_persisted_and_interrupted_runs_fail_on_load(jobs, tmp_path)
     run = jobs.glue.get_job_run(JobName=job, RunId="jr_interrupted")["JobRun"]
     assert run["JobRunState"] == "FAILED"
     assert run["ErrorMessage"] == "the local AWS stopped during the run"
+
+
+# --- pre-started ("warm") Spark drivers -------------------------------------------------------------------------
+
+WARM_PROBE = """
+    import os, sys, time
+    args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    warm = "pyspark.sql" in sys.modules  # a cold `python script.py` has not imported Spark yet
+    print("probe pid=%d warm=%s" % (os.getpid(), warm), flush=True)
+    if args["--mode"] == "fail":
+        raise RuntimeError("rows_in != rows_out + rows_rejected on " + args["--JOB_NAME"])
+    if args["--mode"] == "sleep":
+        time.sleep(60)
+    from pyspark.sql import SparkSession
+    spark = SparkSession.builder.appName(args["--JOB_NAME"]).getOrCreate()
+    rows = spark.range(5).count()
+    os.makedirs(args["--out"], exist_ok=True)
+    with open(os.path.join(args["--out"], args["--JOB_RUN_ID"] + ".txt"), "w") as f:
+        f.write("%d %s %d %s" % (os.getpid(), warm, rows, os.getcwd()))
+"""
+
+
+def _probe_line(jobs: Jobs, run_id: str, timeout: float = 60) -> dict:
+    """The probe's line as shipped to CloudWatch Logs: {"pid": ..., "warm": ...}."""
+    logs = client(jobs.aws, "logs")
+    deadline = time.monotonic() + timeout
+    while True:
+        events = logs.filter_log_events(logGroupName="/aws-glue/jobs/output", logStreamNames=[run_id])["events"]
+        line = next((e["message"] for e in events if e["message"].startswith("probe pid=")), None)
+        if line:
+            pid, warm = (part.split("=")[1] for part in line.split()[1:3])
+            return {"pid": int(pid), "warm": warm == "True"}
+        assert time.monotonic() < deadline, "the probe line never reached CloudWatch Logs"
+        time.sleep(0.2)
+
+
+def _group_ends(pgid: int, timeout: float = 15) -> bool:
+    """Whether every process of the group is gone within the timeout (a JVM takes a moment to exit)."""
+    deadline = time.monotonic() + timeout
+    while _live_group_members(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _live_group_members(pgid: int) -> list[int]:
+    """Processes (zombies aside) in a process group, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.fixture()
+def warm_pool_enabled(monkeypatch):
+    monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "1")
+
+
+@pytest.mark.spark
+@pytest.mark.e2e
+@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
+def test_runs_on_warm_drivers_one_process_each(jobs, warm_pool_enabled):
+    job = jobs.create(WARM_PROBE, default_arguments={"--out": f"s3://{jobs.bucket}/warm/", "--mode": "count"})
+    outputs, pids = [], []
+    for _ in range(2):  # the second run gets the replacement started after the first
+        run_id = jobs.glue.start_job_run(JobName=job)["JobRunId"]
+        run = jobs.wait(job, run_id, timeout=180)
+        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+        pid, warm, rows, cwd = jobs.read(f"warm/{run_id}.txt").decode().split(" ", 3)
+        assert (warm, rows) == ("True", "5")
+        assert Path(cwd).name == "work" and Path(cwd).parent.name == run_id  # the run's own working dir
+        outputs.append(run_id)
+        pids.append(int(pid))
+        assert _group_ends(int(pid))  # one-shot: the driver and its JVM are gone
+    assert pids[0] != pids[1]
+    log_text = client(jobs.aws, "logs").filter_log_events(
+        logGroupName="/aws-glue/jobs/output", logStreamNames=[outputs[0]])["events"]
+    messages = [e["message"] for e in log_text]
+    # the JVM's start-up output, written before the run existed, is part of the run's driver log
+    assert any("pre-started" in m for m in messages) and any("probe pid=" in m for m in messages)
+
+    failed = jobs.glue.start_job_run(JobName=job, Arguments={"--mode": "fail"})["JobRunId"]
+    run = jobs.wait(job, failed, timeout=180)
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].startswith(f"RuntimeError: rows_in != rows_out + rows_rejected on {job} ")
+    assert _probe_line(jobs, failed)["warm"] is True
+
+    sleeping = jobs.glue.start_job_run(JobName=job, Arguments={"--mode": "sleep"})["JobRunId"]
+    probe = _probe_line(jobs, sleeping)
+    assert probe["warm"] is True and _live_group_members(probe["pid"])
+    jobs.glue.batch_stop_job_run(JobName=job, JobRunIds=[sleeping])
+    assert jobs.wait(job, sleeping, timeout=30)["JobRunState"] == "STOPPED"
+    assert _group_ends(probe["pid"])
+
+
+def test_no_warm_drivers_when_disabled_or_with_extra_py_files(jobs, monkeypatch):
+    jobs.put("libs/helper.py", "VALUE = 1\n")
+    monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "0")
+    job = jobs.create(WARM_PROBE, default_arguments={"--mode": "fail"})  # fails before it would start Spark
+    run_id = jobs.glue.start_job_run(JobName=job)["JobRunId"]
+    assert jobs.wait(job, run_id)["JobRunState"] == "FAILED"
+    assert _probe_line(jobs, run_id)["warm"] is False
+
+    monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "1")
+    run_id = jobs.glue.start_job_run(
+        JobName=job, Arguments={"--extra-py-files": f"s3://{jobs.bucket}/libs/helper.py"})["JobRunId"]
+    assert jobs.wait(job, run_id)["JobRunState"] == "FAILED"
+    assert _probe_line(jobs, run_id)["warm"] is False  # extra files must be on the PYTHONPATH at JVM start
+
+
+def test_bad_warm_driver_setting_fails_the_run_with_its_name(jobs, monkeypatch):
+    monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "two")
+    job = jobs.create("print('never runs')")
+    run = jobs.wait(job, jobs.glue.start_job_run(JobName=job)["JobRunId"])
+    assert run["JobRunState"] == "FAILED"
+    assert "LOCAL_AWS_GLUE_WARM_DRIVERS must be a whole number" in run["ErrorMessage"]
