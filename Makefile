@@ -10,12 +10,14 @@ BENCH_ARGS ?=
 
 .PHONY: venv run backfill test test-fast lint bench clean
 
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every Airflow
+# task, DAG parse and CLI call would otherwise recompile what it imports (5.6 s -> 2.6 s to import the operators).
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local-aws.txt requirements-checkov.txt
 	@command -v uv >/dev/null || $(PYTHON) -m pip install --quiet uv
 	uv venv --quiet --allow-existing --python 3.11 $(VENV)
-	uv pip install --quiet --python $(PY) -r requirements-dev.txt
+	uv pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt
 	uv venv --quiet --allow-existing --python 3.11 .venv-checkov
-	uv pip install --quiet --python .venv-checkov/bin/python -r requirements-checkov.txt
+	uv pip install --quiet --compile-bytecode --python .venv-checkov/bin/python -r requirements-checkov.txt
 	@touch $@
 
 venv: $(VENV)/.installed
