@@ -81,6 +81,13 @@ def jobs(aws) -> Jobs:
     return Jobs(aws)
 
 
+@pytest.fixture(autouse=True)
+def cold_runs_unless_asked(monkeypatch):
+    """Most scripts here never start Spark: a warm driver (a JVM start-up) would only slow them down. Tests of
+    the warm drivers ask for them with ``warm_pool_enabled``; the rest cover the cold path."""
+    monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "0")
+
+
 SLEEPER = "import time\ntime.sleep(60)\n"
 
 
