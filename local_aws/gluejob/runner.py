@@ -244,8 +244,12 @@ def _start_process(
                 log.info("glue job %s run %s runs on warm Spark driver pid %d",
                          run.job_name, run.run_id, driver.process.pid)
                 return driver.process, driver
+    return _start_cold(run, argv, work, env), None
+
+
+def _start_cold(run: JobRun, argv: list[str], work: Path, env: dict[str, str]) -> subprocess.Popen:
     with open(run.driver_log, "wb") as driver_log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             argv,
             cwd=work,
             env=env,
@@ -254,17 +258,27 @@ def _start_process(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop/timeout also end the Spark JVM
         )
-    return process, None
 
 
 def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path]) -> str:
     (work / "spark-tmp").mkdir(parents=True, exist_ok=True)
     run.process, warm = _start_process(run, script, arguments, work, python_path)
     try:
-        return _wait(run)
+        outcome = _wait(run)
     finally:
         if warm is not None:
             warm_pool.POOL.release(warm)  # one job per driver: remove it and start its replacement
+    if warm is not None and outcome == "FAILED" and not warm_pool.took_the_job(run.driver_log):
+        # Spark failed to start in the warm driver (the script never ran): the run gets a cold start instead,
+        # with its Timeout counted afresh. The warm driver's output stays beside the driver log.
+        failed = run.driver_log.with_name("warm-driver-failed.log")
+        os.replace(run.driver_log, failed)
+        log.warning("warm Spark driver pid %d failed before running %s (see %s); running it cold",
+                    warm.process.pid, run.run_id, failed)
+        argv = glue_argv(run, script, arguments)
+        run.process = _start_cold(run, argv, work, spark_environment(run.endpoint_url, work / "spark-tmp", []))
+        outcome = _wait(run)
+    return outcome
 
 
 def _wait(run: JobRun) -> str:

@@ -44,6 +44,7 @@ def main(own_dir: str) -> int:
     script = job["argv"][0]
     sys.argv = list(job["argv"])
     sys.path[0] = os.path.dirname(os.path.abspath(script))  # as `python script.py` sets it
+    # warm_pool.JOB_TAKEN_MARKER: tells a script's failure from a failed Spark start
     print(f"local AWS: running {script} on the pre-started driver; driver log {job['driver_log']}", flush=True)
     try:
         runpy.run_path(script, run_name="__main__")

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 WARM_DRIVERS_ENV = "LOCAL_AWS_GLUE_WARM_DRIVERS"
 DEFAULT_WARM_DRIVERS = 1
 _DRIVER_SCRIPT = Path(__file__).with_name("warm_driver.py")
+JOB_TAKEN_MARKER = "local AWS: running "  # printed by warm_driver.py (which imports nothing of ours) on its job
 _STOP_GRACE_SECONDS = 5
 # Variables fixed when the JVM starts: a run needing other values cannot use a driver started with these.
 JVM_START_VARIABLES = (
@@ -79,9 +80,10 @@ class WarmDriver:
             "env": {**env, "SPARK_LOCAL_DIRS": self.env["SPARK_LOCAL_DIRS"]},  # Spark uses the dir it started with
             "driver_log": str(driver_log),
         }
+        # Rename first: if the write then fails, nothing was handed over and the cold start rewrites the log.
+        os.replace(self.output, driver_log)  # same file system: both live under the jobs' base directory
         self.process.stdin.write((json.dumps(job) + "\n").encode())
         self.process.stdin.close()
-        os.replace(self.output, driver_log)  # same file system: both live under the jobs' base directory
 
     def shut_down(self) -> None:
         """End the process group (the Python driver and its JVM) and remove the driver's directory."""
@@ -149,20 +151,17 @@ class WarmPool:
         if pool_size() == 0:
             self._discard(lambda _: True, "warm drivers are disabled")
             return None
-        with self._lock:
-            drivers, self._drivers = self._drivers, []
         chosen, unusable = None, []
-        for driver in drivers:
-            if chosen is None and driver.process.poll() is None and _same_jvm_start(driver.env, run_env):
-                chosen = driver
-            elif driver.process.poll() is not None:
-                unusable.append((driver, f"it exited with code {driver.process.returncode}: "
-                                         f"{driver.last_output_line()}"))
-            elif not _same_jvm_start(driver.env, run_env):
-                unusable.append((driver, "it was started with other JVM settings"))
-            else:
-                with self._lock:
-                    self._drivers.append(driver)
+        with self._lock:
+            for driver in self._drivers:
+                if driver.process.poll() is not None:
+                    unusable.append((driver, f"it exited with code {driver.process.returncode}: "
+                                             f"{driver.last_output_line()}"))
+                elif not _same_jvm_start(driver.env, run_env):
+                    unusable.append((driver, "it was started with other JVM settings"))
+                elif chosen is None:
+                    chosen = driver
+            self._drivers = [d for d in self._drivers if d is not chosen and all(d is not u for u, _ in unusable)]
         for driver, why in unusable:
             log.warning("warm Spark driver pid %d not used, %s", driver.process.pid, why)
             driver.shut_down()
@@ -192,6 +191,14 @@ class WarmPool:
     def pids(self) -> list[int]:
         with self._lock:
             return [d.process.pid for d in self._drivers]
+
+
+def took_the_job(driver_log: Path) -> bool:
+    """Whether a warm driver got as far as running the script (else it failed while starting Spark)."""
+    try:
+        return JOB_TAKEN_MARKER.encode() in driver_log.read_bytes()
+    except OSError:
+        return False
 
 
 def _same_jvm_start(started: dict[str, str], wanted: dict[str, str]) -> bool:

@@ -377,6 +377,8 @@ WARM_PROBE = """
     print("probe pid=%d warm=%s" % (os.getpid(), warm), flush=True)
     if args["--mode"] == "fail":
         raise RuntimeError("rows_in != rows_out + rows_rejected on " + args["--JOB_NAME"])
+    if args["--mode"] == "exit":
+        sys.exit(0)
     if args["--mode"] == "sleep":
         time.sleep(60)
     from pyspark.sql import SparkSession
@@ -488,3 +490,18 @@ def test_bad_warm_driver_setting_fails_the_run_with_its_name(jobs, monkeypatch):
     run = jobs.wait(job, jobs.glue.start_job_run(JobName=job)["JobRunId"])
     assert run["JobRunState"] == "FAILED"
     assert "LOCAL_AWS_GLUE_WARM_DRIVERS must be a whole number" in run["ErrorMessage"]
+
+
+def test_a_warm_driver_that_cannot_start_spark_falls_back_to_cold(jobs, warm_pool_enabled, monkeypatch):
+    from local_aws.services import glue_jobs
+
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent-java")  # the warm driver's Spark start fails
+    job = jobs.create(WARM_PROBE, default_arguments={"--mode": "exit"})  # this script needs no Spark
+    run_id = jobs.glue.start_job_run(JobName=job)["JobRunId"]
+    run = jobs.wait(job, run_id, timeout=60)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")  # SystemExit(0) is a success
+    assert _probe_line(jobs, run_id)["warm"] is False
+    # Died before the run came (discarded then), or took the run and failed starting Spark (its output kept):
+    failed_start = glue_jobs._base_dir() / job / run_id / "warm-driver-failed.log"
+    if failed_start.exists():
+        assert "JAVA" in failed_start.read_text().upper()
