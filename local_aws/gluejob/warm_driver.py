@@ -12,6 +12,10 @@ file to the run's driver.log when it hands the job over. A rename keeps the open
 and everything the JVM writes later (the JVM inherited the same descriptors, which an ``os.dup2`` here could not
 reach) end up in the run's log.
 
+As with any ``getOrCreate()`` on a running session, the script's builder can change runtime SQL settings
+(``spark.sql.*``) but not start-up ones: its ``appName`` and ``spark.driver.*`` options do not apply (the job's
+scripts set none that matter; ``runner.SPARK_SUBMIT_ARGS`` is the same for cold and warm runs).
+
 Only the standard library and pyspark are imported: the script must see the same modules a cold
 ``python script.py`` would.
 """

@@ -123,10 +123,15 @@ class WarmPool:
     def ensure_started(self) -> None:
         """Top the pool up to its size. Starting a process takes milliseconds; its Spark start-up then runs in
         that process while the caller goes on."""
+        try:
+            size = pool_size()
+        except ValueError as exc:  # the runs report it (claim raises); creating a job or ending a run must not
+            log.error("no warm Spark driver started: %s", exc)
+            return
         with self._lock:
             if self._environment is None:
                 return
-            for _ in range(pool_size() - len(self._drivers)):
+            for _ in range(size - len(self._drivers)):
                 try:
                     self._drivers.append(self._start_one())
                 except Exception:
@@ -149,7 +154,7 @@ class WarmPool:
     def claim(self, run_env: dict[str, str]) -> WarmDriver | None:
         """A live driver started with the JVM settings of ``run_env`` (removed from the pool), or None."""
         if pool_size() == 0:
-            self._discard(lambda _: True, "warm drivers are disabled")
+            self._shut_down_idle("warm drivers are disabled")
             return None
         chosen, unusable = None, []
         with self._lock:
@@ -169,11 +174,10 @@ class WarmPool:
             log.info("no warm Spark driver available; the run starts cold")
         return chosen
 
-    def _discard(self, which: Callable[[WarmDriver], bool], why: str) -> None:
+    def _shut_down_idle(self, why: str) -> None:
         with self._lock:
-            gone = [d for d in self._drivers if which(d)]
-            self._drivers = [d for d in self._drivers if not which(d)]
-        for driver in gone:
+            idle, self._drivers = self._drivers, []
+        for driver in idle:
             log.info("shutting down warm Spark driver pid %d: %s", driver.process.pid, why)
             driver.shut_down()
 
@@ -186,11 +190,7 @@ class WarmPool:
         """Stop every idle driver and start no more (until configured again)."""
         with self._lock:
             self._environment = None
-        self._discard(lambda _: True, "the local AWS is stopping")
-
-    def pids(self) -> list[int]:
-        with self._lock:
-            return [d.process.pid for d in self._drivers]
+        self._shut_down_idle("the local AWS is stopping")
 
 
 def took_the_job(driver_log: Path) -> bool:

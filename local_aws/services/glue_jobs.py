@@ -244,10 +244,7 @@ def load_state(server) -> None:
 def _warm_driver_on_job_creation(create_job):
     def create_job_and_warm_a_driver(self, *args, **kwargs):
         result = create_job(self, *args, **kwargs)
-        try:
-            warm_pool.POOL.ensure_started()
-        except ValueError:  # a bad LOCAL_AWS_GLUE_WARM_DRIVERS fails the runs with its message, not CreateJob
-            log.exception("no warm Spark driver started")
+        warm_pool.POOL.ensure_started()
         return result
 
     create_job_and_warm_a_driver.warms_drivers = True
