@@ -88,6 +88,11 @@ def cold_runs_unless_asked(monkeypatch):
     monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "0")
 
 
+@pytest.fixture()
+def warm_pool_enabled(monkeypatch):
+    monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "1")
+
+
 SLEEPER = "import time\ntime.sleep(60)\n"
 
 
@@ -285,7 +290,7 @@ def test_spark_script_writes_parquet_partitions_to_s3(jobs):
 @pytest.mark.spark
 @pytest.mark.e2e
 @pytest.mark.xdist_group("e2e")  # heavy runs share one worker
-def test_project_sales_job_on_a_small_raw_day(jobs):
+def test_project_sales_job_on_a_small_raw_day(jobs, warm_pool_enabled):
     script = REPO / "include" / "glue" / "sales_job.py"
     if not script.exists():
         pytest.skip("include/glue/sales_job.py has not landed yet")
@@ -309,6 +314,9 @@ def test_project_sales_job_on_a_small_raw_day(jobs):
     assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
     assert jobs.keys("sales-lake/processed/sales/year=2021/month=12/day=1/")
     assert jobs.keys("sales-lake/rejected/sales/dt=2021-12-01/")
+    events = client(jobs.aws, "logs").filter_log_events(logGroupName="/aws-glue/jobs/output",
+                                                        logStreamNames=[run_id])["events"]
+    assert any("Spark driver pre-started" in e["message"] for e in events)  # the project's job runs warm
 
 
 GLUE_DAG = '''
@@ -425,11 +433,6 @@ def _live_group_members(pgid: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             members.append(int(stat.parent.name))
     return members
-
-
-@pytest.fixture()
-def warm_pool_enabled(monkeypatch):
-    monkeypatch.setenv("LOCAL_AWS_GLUE_WARM_DRIVERS", "1")
 
 
 @pytest.mark.spark
