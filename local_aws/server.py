@@ -112,6 +112,12 @@ class LocalAWS:
         self._thread.join()
         self._server = None
         self.save_state()
+        for module in self.modules:
+            if hasattr(module, "shutdown"):
+                try:
+                    module.shutdown(self)
+                except Exception:  # keep stopping the others
+                    log.exception("shutting down %s failed", module.__name__)
         log.info("local AWS stopped")
 
     def __enter__(self) -> LocalAWS:

@@ -2,7 +2,8 @@
 
 - ``PRIORITY`` (int, default 100): install order, lower first;
 - ``install(server)``: patch or extend moto for this service; called once at server start;
-- ``load_state(server)`` / ``save_state(server)``: persist to and from ``server.state_dir`` (when set).
+- ``load_state(server)`` / ``save_state(server)``: persist to and from ``server.state_dir`` (when set);
+- ``shutdown(server)``: stop what the service runs beside the server (processes), after the last save_state.
 
 The server discovers the modules of this package; nothing needs registering by hand.
 """

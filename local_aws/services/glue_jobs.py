@@ -189,8 +189,13 @@ def batch_stop_job_run(self: GlueResponse) -> str:
 _ACTIONS = (start_job_run, get_job_run, get_job_runs, batch_stop_job_run)
 
 
+def shutdown(server) -> None:
+    """The server stops: its warm drivers and running jobs go with it."""
+    _stop_all()
+
+
 def _stop_all() -> None:
-    """Never leave a Spark process behind when the process hosting the local AWS exits."""
+    """Never leave a Spark process behind when the server stops or the process hosting it exits."""
     warm_pool.POOL.shutdown()
     with _LOCK:
         live = [r for runs in _RUNS.values() for r in runs if r.state in ACTIVE_STATES]

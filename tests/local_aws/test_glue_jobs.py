@@ -508,3 +508,58 @@ def test_a_warm_driver_that_cannot_start_spark_falls_back_to_cold(jobs, warm_poo
     failed_start = glue_jobs._base_dir() / job / run_id / "warm-driver-failed.log"
     if failed_start.exists():
         assert "JAVA" in failed_start.read_text().upper()
+
+
+def _processes_with_env(name: str, prefix: str) -> list[int]:
+    """Live processes whose environment variable `name` starts with `prefix`."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            variables = environ.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(v.startswith(f"{name}={prefix}".encode()) for v in variables):
+            found.append(int(environ.parent.name))
+    return found
+
+
+# Runs in its own interpreter (one server per process); stays alive after the server stops, so what stops the
+# driver is LocalAWS.stop(), not the interpreter's exit.
+_STOP_PROBE = """
+import sys, time
+from pathlib import Path
+import boto3
+from local_aws.server import LocalAWS
+sys.path.insert(0, sys.argv[2])
+from test_glue_jobs import _processes_with_env
+
+state = sys.argv[1]
+with LocalAWS(port=0, state_dir=Path(state)) as aws:
+    glue = boto3.client("glue", endpoint_url=aws.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+    glue.create_job(Name="warm-on-create", Role="arn:aws:iam::123456789012:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://nowhere/script.py"})
+    deadline = time.monotonic() + 30
+    while not _processes_with_env("SPARK_LOCAL_DIRS", state) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print("started", bool(_processes_with_env("SPARK_LOCAL_DIRS", state)))
+deadline = time.monotonic() + 15
+while _processes_with_env("SPARK_LOCAL_DIRS", state) and time.monotonic() < deadline:
+    time.sleep(0.2)
+print("left", len(_processes_with_env("SPARK_LOCAL_DIRS", state)))
+"""
+
+
+@pytest.mark.spark
+def test_stopping_the_server_stops_its_warm_driver(tmp_path):
+    """Creating a job starts a warm driver; stopping the server (not only exiting the process) stops it."""
+    import os
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    out = subprocess.run([sys.executable, "-c", _STOP_PROBE, str(state), str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=120, cwd=REPO,
+                         env={**os.environ, "LOCAL_AWS_GLUE_WARM_DRIVERS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["started", "True", "left", "0"], out.stdout + out.stderr[-2000:]
