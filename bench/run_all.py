@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from bench import end_to_end, machine, parse_time
@@ -31,9 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    started_load = os.getloadavg()
     lines = ["# Benchmark results", "", machine.describe(), ""]
     lines += end_to_end.main(args.sizes, args.overhead_rows, args.backfill_days, args.backfill_rows)
     lines += parse_time.main()
+    # The machine may be shared: the 1-minute load average at both ends says how quiet it was.
+    lines.insert(3, f"- load average (1 min) at start / end: {started_load[0]:.2f} / {os.getloadavg()[0]:.2f}")
     text = "\n".join(lines) + "\n"
     print(text)
     args.output.write_text(text)
