@@ -51,6 +51,10 @@ def cfg(output: str) -> str:
 EXECUTION_NAME = "{{ execution_name(dag.dag_id, task.task_id, run_id, ti.try_number) }}"
 STAGE_TIMEOUT_SECONDS = 60 * 60
 WAIT = {"mode": "reschedule", "poke_interval": POLL_SECONDS, "timeout": STAGE_TIMEOUT_SECONDS}
+# A synchronous Lambda invoke answers when the function ends (a 5M-row day takes minutes): wait as long as the
+# function's Timeout (300 s in the template) and never let the SDK re-send it while the first call still runs;
+# the task's own retries handle failures (the loader rewrites its day, so a retry is safe).
+LONG_INVOKE = {"read_timeout": 330, "retries": {"total_max_attempts": 1}}
 # Deferrable operators wait at most this long in the triggerer.
 WAITER = {"waiter_delay": POLL_SECONDS, "waiter_max_attempts": STAGE_TIMEOUT_SECONDS // max(POLL_SECONDS, 1)}
 
@@ -126,6 +130,7 @@ with DAG(
             function_name=cfg("LoaderFunctionName"),
             payload='{"date": "{{ ds }}", "rows": {{ params.rows }}}',
             log_type="Tail",
+            botocore_config=LONG_INVOKE,
         )
 
     with TaskGroup("transform") as transform:

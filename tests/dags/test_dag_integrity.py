@@ -116,3 +116,13 @@ def test_glue_job_accepts_every_active_run(dagbag):
     limit = job["Properties"]["ExecutionProperty"]["MaxConcurrentRuns"]
     for dag_id in (DAILY, STATE_MACHINE):
         assert dagbag.dags[dag_id].max_active_runs <= limit, dag_id
+
+
+def test_loader_invoke_outlasts_the_function_and_is_sent_once(dagbag):
+    """A big day's loader runs for minutes: the SDK's 60 s read timeout would re-send the invoke and run the
+    loader twice at once."""
+    template = json.loads((REPO / "infra" / "cloudformation.json").read_text())
+    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    config = dagbag.dags[DAILY].get_task("load_raw.invoke_loader").botocore_config
+    assert config["read_timeout"] > function["Properties"]["Timeout"]
+    assert config["retries"] == {"total_max_attempts": 1}
