@@ -272,6 +272,32 @@ def test_csv_columns_are_taken_by_header_name_and_every_header_is_checked(spark,
         sales_job.run(spark, job_args(tmp_path))
 
 
+def test_the_first_copy_in_input_order_is_kept_across_files(spark, tmp_path):
+    # Copies differ only in whitespace, so the rejected raw strings show which copy was kept. CSV rows come
+    # before JSON rows in input order; within a file, line order counts.
+    csv = (b"card_id,customer_id,price,product_id,timestamp\n"
+           b"1, 2,3.00,4,2024-01-05 10:00:00\n"
+           b"5,6,1.00,7,2024-01-05 11:00:00\n"
+           b"1,2,3.00,4,2024-01-05 10:00:00\n")
+    jsonl = (b'{"card_id": "5", "customer_id": "6", "price": "1.00", "product_id": "7", '
+             b'"timestamp": " 2024-01-05 11:00:00"}\n'
+             b'{"card_id": "9", "customer_id": "9", "price": "9.00", "product_id": "9", '
+             b'"timestamp": "2024-01-05 12:00:00 "}\n'
+             b'{"card_id": "9", "customer_id": "9", "price": "9.00", "product_id": "9", '
+             b'"timestamp": "2024-01-05 12:00:00"}\n')
+    place_raw(tmp_path, RUN_DATE, {"sales.csv": csv, "sales.jsonl": jsonl})
+    manifest = sales_job.run(spark, job_args(tmp_path))
+    assert (manifest["rows_out"], manifest["rejected_by_reason"]) == (3, {"duplicate": 3})
+    rejected = read_parquet_folder(tmp_path / "rejected" / "sales" / f"dt={RUN_DATE}").to_pylist()
+    assert sorted((r["card_id"], r["customer_id"], r["timestamp"]) for r in rejected) == [
+        ("1", "2", "2024-01-05 10:00:00"),
+        ("5", "6", " 2024-01-05 11:00:00"),
+        ("9", "9", "2024-01-05 12:00:00"),
+    ]
+    processed = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5")
+    assert sorted(r["card_id"] for r in processed.to_pylist()) == [1, 5, 9]
+
+
 def test_check_landed_fails_loudly_when_the_written_rows_differ():
     manifest = {"run_date": RUN_DATE, "rows_in": 5, "rows_out": 3, "rows_rejected": 2}
     sales_job.check_landed(manifest, 3, 2)
