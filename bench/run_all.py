@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 from pathlib import Path
 
 from bench import end_to_end, machine, parse_time
@@ -32,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # A stopped benchmark still stops the Airflow components and the local AWS it started (context managers).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started_load = os.getloadavg()
     lines = ["# Benchmark results", "", machine.describe(), ""]
     lines += end_to_end.main(args.sizes, args.overhead_rows, args.backfill_days, args.backfill_rows)
