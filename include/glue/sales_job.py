@@ -151,7 +151,6 @@ def _is_blank(column):
 
 
 INPUT_POSITION = "_position"
-KEY_HASH = "_key_hash"
 
 
 def with_input_position(raw: DataFrame) -> DataFrame:
@@ -159,27 +158,13 @@ def with_input_position(raw: DataFrame) -> DataFrame:
     return raw.withColumn(INPUT_POSITION, F.monotonically_increasing_id())
 
 
-def with_copy_number(typed: DataFrame) -> DataFrame:
-    """``typed`` plus ``_copy``: which copy of its duplicate key a row is (1 = first in input order, or unique).
-
-    The key is the five trimmed values (null and "" count as equal). Ranking every row by its key would
-    shuffle and sort the whole day. Instead a 64-bit hash of the key is counted (a shuffle of longs that
-    partial aggregation shrinks) and only rows whose hash occurs more than once are ranked by their exact
-    key; every other row is the only copy of its key. A hash collision merely adds rows to the ranked set,
-    so the result is exact. ``typed`` is scanned twice (hash counts, then the rows) and must carry
-    INPUT_POSITION computed once (cache the frame it comes from), so both scans agree on the order.
-    """
+def with_copy_number(keyed: DataFrame) -> DataFrame:
+    """``keyed`` (raw rows with trimmed ``_t_*`` columns) plus ``_copy``: which copy of its duplicate key a row
+    is (1 = the first in input order, or the only one). The key is the five trimmed values (null and "" count
+    as equal). The window shuffles these narrow rows; parsing them into typed values waits until after it."""
     key = [F.coalesce(F.col(f"_t_{name}"), F.lit("")) for name in RAW_COLUMNS]
-    hashed = typed.withColumn(KEY_HASH, F.xxhash64(*key))
-    repeated = (hashed.groupBy(KEY_HASH).count().where(F.col("count") > 1)
-                .select(KEY_HASH, F.lit(True).alias("_repeated")))
-    # Few keys repeat on a normal day, and even a day loaded twice gives one long per row: small enough to
-    # broadcast, which keeps the day's rows from being shuffled for the join.
-    marked = hashed.join(F.broadcast(repeated), KEY_HASH, "left")
     input_order = Window.partitionBy(*key).orderBy(INPUT_POSITION)
-    ranked = marked.where(F.col("_repeated")).withColumn("_copy", F.row_number().over(input_order))
-    single = marked.where(F.col("_repeated").isNull()).withColumn("_copy", F.lit(1))
-    return ranked.unionByName(single).drop(KEY_HASH, "_repeated")
+    return keyed.withColumn("_copy", F.row_number().over(input_order))
 
 
 def classify(raw: DataFrame, run_date: str) -> DataFrame:
@@ -187,13 +172,17 @@ def classify(raw: DataFrame, run_date: str) -> DataFrame:
     malformed = F.col(MALFORMED) if MALFORMED in raw.columns else F.lit(False)
     if INPUT_POSITION not in raw.columns:
         raw = with_input_position(raw)
-    trimmed = {name: F.trim(F.col(name)) for name in RAW_COLUMNS}
-    price_text = F.regexp_replace(trimmed["price"], r"^\$\s*", "")
-    typed = raw.select(
+    keyed = raw.select(
         *[F.col(name) for name in RAW_COLUMNS],
         malformed.alias(MALFORMED),
         F.col(INPUT_POSITION),
-        *[trimmed[name].alias(f"_t_{name}") for name in RAW_COLUMNS],
+        *[F.trim(F.col(name)).alias(f"_t_{name}") for name in RAW_COLUMNS],
+    )
+    # Parsing comes after the duplicate detection, so its shuffle carries strings only.
+    trimmed = {name: F.col(f"_t_{name}") for name in RAW_COLUMNS}
+    price_text = F.regexp_replace(trimmed["price"], r"^\$\s*", "")
+    typed = with_copy_number(keyed).select(
+        "*",
         trimmed["card_id"].try_cast("bigint").alias("_card_id"),
         trimmed["customer_id"].try_cast("bigint").alias("_customer_id"),
         trimmed["product_id"].try_cast("bigint").alias("_product_id"),
@@ -201,7 +190,6 @@ def classify(raw: DataFrame, run_date: str) -> DataFrame:
         F.when(price_text.rlike(r"^-?[0-9]+(\.[0-9]+)?$"), price_text.try_cast("decimal(10,2)")).alias("_price"),
         F.try_to_timestamp(trimmed["timestamp"], F.lit(TIMESTAMP_FORMAT)).alias("_timestamp"),
     )
-    typed = with_copy_number(typed)
 
     reason = (
         F.when(F.col(MALFORMED), "malformed_record")
@@ -323,17 +311,14 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
 
     processed_day = day_partition(args["processed_path"], run_date)
     rejected_day = f"{folder(args['rejected_path'])}dt={run_date}/"
-    # Two caches, both narrow. The raw rows with their input position: parsed once, and the position is fixed
-    # once for the two scans the duplicate detection makes. The classified rows, keeping per row only what its
-    # output needs: the reason counts and the two writes read it instead of classifying again.
-    raw = with_input_position(read_raw(spark, csv_files, json_files)).cache()
-    classified = only_output_columns(classify(raw, run_date)).cache()
+    # Cached after classification, keeping per row only what its output needs: the reason counts and the two
+    # writes read it instead of parsing and shuffling the day again.
+    classified = only_output_columns(classify(read_raw(spark, csv_files, json_files), run_date)).cache()
     try:
-        rows_in = raw.count()
+        rows_in = classified.count()
         # One aggregation gives the good rows (reason null) and every reject reason at once.
         reason_counts = {row["reject_reason"]: row["count"]
                          for row in classified.groupBy("reject_reason").count().collect()}
-        raw.unpersist()  # Everything below reads the classified cache.
         manifest = build_manifest(run_date, rows_in, reason_counts, source_files)
         good, rejected = split(classified)
         # The day folder is written directly with mode overwrite rather than partitionBy + dynamic overwrite:
@@ -344,7 +329,6 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         good.coalesce(1).write.mode("overwrite").parquet(processed_day)
         rejected.coalesce(1).write.mode("overwrite").parquet(rejected_day)
     finally:
-        raw.unpersist()
         classified.unpersist()
     # Counted from what landed (Parquet footers only), so the manifest vouches for the written files.
     check_landed(manifest, spark.read.parquet(processed_day).count(), spark.read.parquet(rejected_day).count())
