@@ -170,9 +170,7 @@ def with_copy_number(keyed: DataFrame) -> DataFrame:
 def classify(raw: DataFrame, run_date: str) -> DataFrame:
     """The raw rows with their typed values (``_card_id``...) and ``reject_reason`` (null for a good row)."""
     malformed = F.col(MALFORMED) if MALFORMED in raw.columns else F.lit(False)
-    if INPUT_POSITION not in raw.columns:
-        raw = with_input_position(raw)
-    keyed = raw.select(
+    keyed = with_input_position(raw).select(
         *[F.col(name) for name in RAW_COLUMNS],
         malformed.alias(MALFORMED),
         F.col(INPUT_POSITION),
