@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from include.loader import handler
-from include.loader.synthetic import HEADER, generate_csv, generate_rows, parse_date, seed_for
+from include.loader.synthetic import DUPLICATE_SHARE, HEADER, generate_csv, generate_rows, parse_date, seed_for
 
 LOADER_DIR = Path(__file__).resolve().parents[1] / "include" / "loader"
 BUCKET = "test-lake"
@@ -198,3 +198,18 @@ def test_honours_aws_endpoint_url(local_aws, monkeypatch):
     handler.lambda_handler({"date": "2024-01-05", "rows": 20}, None)
     body = client.get_object(Bucket="loader-endpoint-test", Key="raw/sales/dt=2024-01-05/sales.csv")["Body"].read()
     assert body == generate_csv(dt.date(2024, 1, 5), 20)
+
+
+def test_a_big_day_is_made_and_only_duplicates_repeat():
+    """At a few million rows a frequent customer has more bad timestamps than there are products: the generator
+    used to walk the products forever. Every row but the deliberate duplicates stays unique (else the Glue job
+    would reject it as a duplicate while the loader meant another reason)."""
+    import faulthandler
+
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang shows where, instead of stalling the suite
+    try:
+        rows = Counter(row for row, shape in generate_rows(dt.date(2021, 12, 3), 3_000_000) if shape != "duplicate")
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert rows.most_common(1)[0][1] == 1
+    assert sum(rows.values()) == 3_000_000 - round(3_000_000 * DUPLICATE_SHARE)

@@ -26,6 +26,8 @@ DUPLICATE_SHARE = 0.015
 # Relative sales per hour of day (UTC): quiet at night, peaks at lunch and early evening.
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 9, 10, 11, 10, 9, 9, 9, 10, 11, 10, 8, 6, 4, 2)
 BAD_TIMESTAMPS = ("", "not a timestamp", "{d:%d/%m/%Y} 10:15:00", "{d:%Y-%m-%d}T10:15:00Z", "{d:%Y}-13-45 25:61:00")
+# Bad spellings that carry the row's time ({t}), for when the fixed ones are used up for a card (see below).
+TIMED_BAD_TIMESTAMPS = ("{d:%d/%m/%Y} {t}", "{d:%Y-%m-%d}T{t}Z", "{d:%Y}-13-45 {t}")
 
 PRODUCT_COUNT = 300
 CUSTOMER_BASE = 5000
@@ -130,11 +132,21 @@ def generate_rows(day: dt.date, rows: int) -> Iterator[tuple[tuple[str, ...], st
         if shape != "bad_timestamp" and second != current_second:
             current_second = second
             seen_this_second.clear()
+        tried = 0
         while row in seen:
+            if shape == "bad_timestamp" and tried % PRODUCT_COUNT == 0:
+                # The bad texts are few: on a big day a frequent customer would use up every product for one
+                # of them (and the walk over products would never end). Spell it with the row's own time.
+                timestamp = TIMED_BAD_TIMESTAMPS[tried // PRODUCT_COUNT % len(TIMED_BAD_TIMESTAMPS)].format(
+                    d=day, t=clock[second])
+                row = (row[0], row[1], row[2], row[3], timestamp)
+                tried += 1
+                continue
+            tried += 1
             product = (product + 1) % PRODUCT_COUNT
             price = world.prices[product] if shape not in ("dollar_price", "empty_price") else (
                 "$" + world.prices[product] if shape == "dollar_price" else "")
-            row = (row[0], row[1], price, product_texts[product], row[4])
+            row = (row[0], row[1], price, product_texts[product], timestamp)
         seen.add(row)
         yield row, shape
         if shape == "clean":
