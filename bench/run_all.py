@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks, print their figures and record them with the machine in bench/results.md.
 
-    python -m bench.run_all                                   # the full set (about 20-30 minutes)
+    python -m bench.run_all                                   # the full set (about 10 minutes)
     python -m bench.run_all --sizes 20000 --overhead-rows 20000 --backfill-days 2 --backfill-rows 20000  # a smoke run
 """
 
