@@ -4,6 +4,7 @@
 2. the same day three ways: (a) the daily DAG, (b) the DataPipeline state machine alone, (c) the compute floor
 4. the cost of waiting: worker-slot seconds and AWS API calls per minute for every waiting task
 5. a multi-day backfill against one day
+(3, DAG parse time, is bench/parse_time.py.)
 
 Everything runs in one local AWS and one Airflow, after a warm-up day, so the ratios compare like with like.
 """
@@ -11,6 +12,7 @@ Everything runs in one local AWS and one Airflow, after a warm-up day, so the ra
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import Counter
 from datetime import date, timedelta
@@ -27,8 +29,17 @@ TARGET_DAG_OVER_STATE_MACHINE = 1.2
 TARGET_DAG_OVER_FLOOR = 2.0
 STAGES = ("load_raw", "crawl_raw", "transform", "crawl_processed", "redshift_ddl", "redshift_load",
           "redshift_views", "redshift_unload", "crawl_aggregated", "validate")
-# Tasks that wait on AWS, and how: deferred in the triggerer, or a sensor in reschedule mode.
-WAITING_SUFFIXES = ("start_execution", "wait_for_crawler", "wait_for_statement", "run_glue_job")
+# What each kind of waiting task calls, and the class the provider names as the caller when the task's own
+# process calls. Calls made from the triggerer name no operator; they are matched by action and time instead.
+_POLLS = {
+    "start_execution": ("StepFunctionStartExecutionOperator", {"StartExecution", "DescribeExecution"}),
+    "wait_for_crawler": ("GlueCrawlerSensor", {"GetCrawler"}),
+    "wait_for_statement": ("RedshiftStatementSensor", {"DescribeStatement", "DescribeExecution"}),
+    "run_glue_job": ("GlueJobOperator", {"GetJob", "StartJobRun", "GetJobRun"}),
+}
+_OPERATOR_CALLERS = {caller for caller, _ in _POLLS.values()}
+# The tasks that wait on AWS (deferred in the triggerer, or a sensor in reschedule mode).
+WAITING_SUFFIXES = tuple(_POLLS)
 
 
 def _verdict(ok: bool) -> str:
@@ -74,8 +85,6 @@ def _rate(rows: int | None, seconds: float | None) -> str:
 
 
 def _processed_rows(stack, day: str) -> int | None:
-    import json
-
     s3 = stack.client("s3")
     body = s3.get_object(Bucket=stack.outputs["DataLakeBucket"], Key=f"manifests/sales/dt={day}.json")["Body"]
     return json.loads(body.read())["rows_out"]
@@ -126,11 +135,11 @@ def overhead(stack, af, rows: int, daily: DagRunTiming | None) -> tuple[list[str
     lines += ["", f"Floor detail: Spark start {floor.spark_start_seconds:.1f} s, Glue job {floor.glue_job_seconds:.1f}"
                   f" s, loader {floor.loader_seconds:.1f} s, SQL {sum(floor.sql_seconds.values()):.1f} s "
                   f"({floor.rows_out:,} rows out).", ""]
-    lines += _task_gaps(daily)
+    lines += _timeline(daily)
     return lines, daily
 
 
-def _task_gaps(timing: DagRunTiming) -> list[str]:
+def _timeline(timing: DagRunTiming) -> list[str]:
     """Where the DAG's wall time goes: each task's start after the last task before it ended (the scheduler's
     and the worker start-up's share), its own wall time and how much of it was deferred."""
     ordered = sorted(timing.tasks, key=lambda t: t.start)
@@ -183,17 +192,6 @@ def waiting_cost(stack, timing: DagRunTiming) -> list[str]:
                   f"into a deferral (target 0 while deferred: {_verdict(held == 0)}; during the wait itself: "
                   f"{_verdict(settled == 0)}).", ""]
     return lines
-
-
-# What each kind of waiting task calls, and the class the provider names as the caller when the task's own
-# process calls. Calls made from the triggerer name no operator; they are matched by action and time instead.
-_POLLS = {
-    "start_execution": ("StepFunctionStartExecutionOperator", {"StartExecution", "DescribeExecution"}),
-    "wait_for_crawler": ("GlueCrawlerSensor", {"GetCrawler"}),
-    "wait_for_statement": ("RedshiftStatementSensor", {"DescribeStatement", "DescribeExecution"}),
-    "run_glue_job": ("GlueJobOperator", {"GetJob", "StartJobRun", "GetJobRun"}),
-}
-_OPERATOR_CALLERS = {caller for caller, _ in _POLLS.values()}
 
 
 def attribute_calls(tasks: list, calls: list) -> dict[str, Counter]:
