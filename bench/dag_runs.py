@@ -68,8 +68,7 @@ def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag:
     run_id = f"bench__{tag}__{day}"
     with SlotSampler(db_path, dag_id) as sampler:
         started = time.time()
-        af.api("POST", f"/dags/{dag_id}/dagRuns", json={
-            "dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z", "conf": {"rows": rows}})
+        _trigger(af, dag_id, run_id, day, rows)
         deadline = time.monotonic() + timeout
         while True:
             run = af.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
@@ -94,6 +93,21 @@ def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag:
                                        if r == run_id},
         state_seconds={task: dict(s) for (r, task), s in sampler.state_seconds.items() if r == run_id},
     )
+
+
+def _trigger(af: AirflowServices, dag_id: str, run_id: str, day: str, rows: int) -> None:
+    """Create the run; a 500 (SQLite busy under load) is retried, and a 409 then means an earlier try got in."""
+    body = {"dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z", "conf": {"rows": rows}}
+    for attempt in range(4):
+        try:
+            af.api("POST", f"/dags/{dag_id}/dagRuns", json=body)
+            return
+        except RuntimeError as exc:
+            if attempt and ": 409 " in str(exc):
+                return
+            if ": 500 " not in str(exc) or attempt == 3:
+                raise
+            time.sleep(2)
 
 
 def failed_tasks(timing: DagRunTiming) -> list[str]:

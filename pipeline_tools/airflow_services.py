@@ -118,8 +118,15 @@ class AirflowServices:
         return self._token
 
     def api(self, method: str, path: str, **kwargs) -> dict:
-        response = requests.request(method, f"{self.base_url}/api/v2{path}", timeout=30,
-                                    headers={"Authorization": f"Bearer {self.token()}"}, **kwargs)
+        # SQLite lets one writer in at a time: under load the api-server can answer 500 ("database is locked")
+        # for a moment. Reads are retried; a write is not (it may have been applied), the caller decides.
+        attempts = 4 if method == "GET" else 1
+        for attempt in range(attempts):
+            response = requests.request(method, f"{self.base_url}/api/v2{path}", timeout=30,
+                                        headers={"Authorization": f"Bearer {self.token()}"}, **kwargs)
+            if response.status_code < 500 or attempt == attempts - 1:
+                break
+            time.sleep(1 + attempt)
         if not response.ok:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content else {}
