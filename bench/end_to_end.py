@@ -132,11 +132,26 @@ def overhead(stack, af, rows: int, daily: DagRunTiming | None) -> tuple[list[str
         state = machine.states.get(machine_state.get(stage, ""))
         floor_cell = f"{floor_part[stage]:.1f}" if stage in floor_part else "-"
         lines.append(f"| {stage} | {dag_cell} | {f'{state:.1f}' if state is not None else '-'} | {floor_cell} |")
+    lines += ["", _gap_explained(a, b, spans, {stage: machine.states.get(state) for stage, state in
+                                                machine_state.items()})]
     lines += ["", f"Floor detail: Spark start {floor.spark_start_seconds:.1f} s, Glue job {floor.glue_job_seconds:.1f}"
                   f" s, loader {floor.loader_seconds:.1f} s, SQL {sum(floor.sql_seconds.values()):.1f} s "
                   f"({floor.rows_out:,} rows out).", ""]
     lines += _timeline(daily)
     return lines, daily
+
+
+def _gap_explained(a: float, b: float, spans: dict, states: dict) -> str:
+    """Split (a) - (b) into time inside the stages, the DAG-only validate stage, and time between stages."""
+    both = [s for s, seconds in states.items() if seconds is not None and s in spans and s != "redshift_ddl"]
+    inside = sum(spans[s][1] - spans[s][0] - states[s] for s in both)  # redshift_ddl overlaps the lake stages
+    short = [s for s in both if s not in ("load_raw", "transform")]
+    per_short = sum(spans[s][1] - spans[s][0] - states[s] for s in short) / max(len(short), 1)
+    validate = spans["validate"][1] - spans["validate"][0] if "validate" in spans else 0.0
+    return (f"Of the {a - b:.1f} s between (a) and (b): {inside:.1f} s inside the stages on the critical path "
+            f"({per_short:.1f} s more per short stage: the start task, its deferral round trip and the sensor task), "
+            f"{validate:.1f} s the validate stage the state machine does not have, and {a - b - inside - validate:.1f}"
+            " s between stages (the scheduler starting the next task).")
 
 
 def _timeline(timing: DagRunTiming) -> list[str]:
