@@ -56,11 +56,8 @@ class FloorTiming:
 
 
 def _time_loader(day: str, rows: int) -> float:
-    sys.path.insert(0, str(REPO / "include" / "loader"))
-    try:
-        from synthetic import generate_csv
-    finally:
-        sys.path.pop(0)
+    from include.loader.synthetic import generate_csv
+
     started = time.perf_counter()
     generate_csv(dt.date.fromisoformat(day), rows)
     return time.perf_counter() - started

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bench.slots import SlotSampler
-from pipeline_tools.airflow_services import AirflowServices
+from pipeline_tools.airflow_services import AirflowApiError, AirflowServices
 
 DAILY_DAG = "sales_pipeline_daily"
 STATE_MACHINE_DAG = "sales_pipeline_state_machine"
@@ -102,10 +102,10 @@ def _trigger(af: AirflowServices, dag_id: str, run_id: str, day: str, rows: int)
         try:
             af.api("POST", f"/dags/{dag_id}/dagRuns", json=body)
             return
-        except RuntimeError as exc:
-            if attempt and ": 409 " in str(exc):
+        except AirflowApiError as exc:
+            if attempt and exc.status == 409:
                 return
-            if ": 500 " not in str(exc) or attempt == 3:
+            if exc.status != 500 or attempt == 3:
                 raise
             time.sleep(2)
 

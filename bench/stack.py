@@ -40,9 +40,10 @@ class ApiCallRecorder(logging.Handler):
         self.calls: list[ApiCall] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name != "local_aws" or record.msg != "%s %s %s %.0f ms":
+        call = getattr(record, "aws_call", None)  # set on the server's one line per API call
+        if call is None:
             return
-        service, action = record.args[0], record.args[1]
+        service, action = call
         match = _CALLER.search(getattr(record, "user_agent", ""))
         with self._lock:
             self.calls.append(ApiCall(record.created, service, action, match.group(1) if match else ""))

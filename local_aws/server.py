@@ -175,7 +175,8 @@ class LocalAWS:
                     # sensor or trigger in it ("Caller/..."), which is how bench/ attributes calls to tasks.
                     log.debug("%s %s %s %.0f ms", service, action, status_seen[0] if status_seen else "-",
                               (time.perf_counter() - started) * 1000,
-                              extra={"user_agent": environ.get("HTTP_USER_AGENT", "")})
+                              extra={"aws_call": (service, action),
+                                     "user_agent": environ.get("HTTP_USER_AGENT", "")})
 
         return application
 

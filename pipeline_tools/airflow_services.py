@@ -36,6 +36,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class AirflowApiError(RuntimeError):
+    """A REST call answered with an error status (kept in .status)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class AirflowServices:
     """`with AirflowServices(env, home) as af:` starts the components and stops them on exit."""
 
@@ -128,7 +136,8 @@ class AirflowServices:
                 break
             time.sleep(1 + attempt)
         if not response.ok:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
+            raise AirflowApiError(response.status_code,
+                                  f"{method} {path}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content else {}
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:

@@ -5,6 +5,7 @@ The benchmarks themselves are scripts (`make bench`); these tests keep their ari
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from bench.dag_runs import DagRunTiming, TaskTiming
@@ -12,7 +13,7 @@ from bench.end_to_end import attribute_calls
 from bench.engines import _first_word
 from bench.run_all import parse_args
 from bench.slots import busy_workers
-from bench.stack import ApiCall
+from bench.stack import ApiCall, ApiCallRecorder
 from bench.state_machine import _state_durations
 
 
@@ -77,3 +78,23 @@ def test_default_run_is_the_issue_s_set():
     args = parse_args([])
     assert args.sizes == [100_000, 1_000_000, 5_000_000]
     assert (args.overhead_rows, args.backfill_days) == (1_000_000, 7)
+
+
+def test_recorder_keeps_the_server_s_call_lines_with_their_caller():
+    recorder = ApiCallRecorder()
+    server = logging.getLogger("local_aws")
+    server.addHandler(recorder)
+    old_level = server.level
+    server.setLevel(logging.DEBUG)
+    try:
+        server.debug("%s %s %s %.0f ms", "glue", "GetCrawler", "200", 3.0, extra={
+            "aws_call": ("glue", "GetCrawler"),
+            "user_agent": "Boto3/1.43 Airflow/3.3.2 AmPP/9.39.0 Caller/GlueCrawlerSensor DagRunKey/abc"})
+        server.debug("%s %s %s %.0f ms", "states", "DescribeExecution", "200", 1.0,
+                     extra={"aws_call": ("states", "DescribeExecution"), "user_agent": "Boto3/1.43"})
+        server.debug("saved the state of %s", "glue")  # not a call line
+    finally:
+        server.removeHandler(recorder)
+        server.setLevel(old_level)
+    assert [(c.service, c.action, c.caller) for c in recorder.calls] == [
+        ("glue", "GetCrawler", "GlueCrawlerSensor"), ("states", "DescribeExecution", "")]
