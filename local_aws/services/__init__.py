@@ -1,22 +1,36 @@
-"""One module per AWS service. Each may define:
+"""One module per AWS service, installed in the order of ``SERVICES``.
 
-- ``PRIORITY`` (int, default 100): install order, lower first;
-- ``install(server)``: patch or extend moto for this service; called once at server start;
-- ``load_state(server)`` / ``save_state(server)``: persist to and from ``server.state_dir`` (when set);
-- ``shutdown(server)``: stop what the service runs beside the server (processes), after the last save_state.
+A module declares its changes to moto with ``local_aws.patches`` when it is imported, keeps its local state on a
+``local_aws.backends.LocalBackend`` (saved, restored and reset with moto's), declares the CloudFormation resource
+types it creates, and may define:
 
-The server discovers the modules of this package; nothing needs registering by hand.
+- ``install(server)``: runtime wiring at server start, after the patches are applied and the state restored;
+- ``restored(server)``: settle what a restored state holds in flight (moto's own models; local backends have
+  ``LocalBackend.restored``);
+- ``shutdown(server)``: stop what the service runs beside the server (processes), when the server stops.
 """
 
 import importlib
-import pkgutil
 from types import ModuleType
+
+# Explicit and ordered: S3 first (other services read the lake), CloudFormation last (its resource types come
+# from the modules before it).
+SERVICES = ("s3",)
+_ALL = (
+    "s3",
+    "secretsmanager",
+    "stepfunctions",
+    "awslambda",
+    "glue_catalog",
+    "glue_crawlers",
+    "glue_jobs",
+    "lakeformation",
+    "athena",
+    "redshift",
+    "redshift_data",
+    "cloudformation",
+)
 
 
 def service_modules() -> list[ModuleType]:
-    modules = [
-        importlib.import_module(f"{__name__}.{info.name}")
-        for info in pkgutil.iter_modules(__path__)
-        if not info.name.startswith("_")
-    ]
-    return sorted(modules, key=lambda m: (getattr(m, "PRIORITY", 100), m.__name__))
+    return [importlib.import_module(f"{__name__}.{name}") for name in SERVICES]

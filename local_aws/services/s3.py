@@ -1,44 +1,42 @@
-"""S3: moto's, with buckets and objects persisted in the state dir.
+"""S3: moto's, with bucket policies evaluated as the local endpoint needs and every change made durable.
 
-Layout: ``<state>/s3/buckets.json`` (bucket configuration and each bucket's key index) and
-``<state>/s3/blobs/<sha256>`` (object bodies, content-addressed, so an unchanged object is never rewritten).
-Only the latest version of each key is kept across restarts.
+- Bucket policies: moto ignores Conditions, so a conditional Deny denies everything. Statements whose condition
+  holds are applied; the local endpoint stands in for AWS's TLS endpoints, so ``aws:SecureTransport`` is true (the
+  lake's TLS-only Deny must not deny every local call). Conditions not evaluated here leave their statement out
+  (logged at debug).
+- Durability: every change to a bucket's keys (put, copy, delete, delete markers, versions) tells the state store
+  (``local_aws.state``), which writes that key's versions, and the body as a content-addressed blob, before the
+  request is answered.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-from pathlib import Path
 
-from moto.s3.models import FakeBucket, FakeDeleteMarker, s3_backends
+from moto.s3.models import FakeBucket
 
-from local_aws import ACCOUNT_ID
+from local_aws.patches import patch
+from local_aws.state import store as state_store
 
-PRIORITY = 10  # other services read S3 while loading
 log = logging.getLogger(__name__)
 
 
 def _condition_holds(condition: dict) -> bool | None:
-    """Evaluate a bucket-policy Condition for a local request; None when it cannot be evaluated here.
-
-    The local endpoint stands in for AWS's TLS endpoints, so `aws:SecureTransport` is true: the lake's
-    TLS-only policy (Deny when SecureTransport is false) must not deny every local call.
-    """
+    """Evaluate a bucket-policy Condition for a local request; None when it cannot be evaluated here."""
     if set(condition) == {"Bool"} and set(condition["Bool"]) == {"aws:SecureTransport"}:
         return str(condition["Bool"]["aws:SecureTransport"]).lower() == "true"
     return None
 
 
-def _get_permission(bucket: FakeBucket, action: str, resource: str):
-    """moto ignores Conditions, so a conditional Deny denies everything; apply only statements that hold."""
+@patch("moto.s3.models.FakeBucket.get_permission", why="moto ignores policy Conditions: a conditional Deny (the "
+       "lake's TLS-only policy) would deny every local call")
+def get_permission(self: FakeBucket, action: str, resource: str):
     from moto.iam.access_control import IAMPolicy, PermissionResult
 
-    if bucket.policy is None:
+    if self.policy is None:
         return PermissionResult.NEUTRAL
-    policy = json.loads(bucket.policy)
+    policy = json.loads(self.policy)
     statements = policy.get("Statement", [])
     kept = []
     for statement in statements if isinstance(statements, list) else [statements]:
@@ -47,7 +45,7 @@ def _get_permission(bucket: FakeBucket, action: str, resource: str):
             continue
         holds = _condition_holds(statement["Condition"])
         if holds is None:
-            log.debug("bucket %s: policy condition not evaluated locally: %s", bucket.name, statement["Condition"])
+            log.debug("bucket %s: policy condition not evaluated locally: %s", self.name, statement["Condition"])
         elif holds:
             kept.append({k: v for k, v in statement.items() if k != "Condition"})
     if not kept:
@@ -55,87 +53,48 @@ def _get_permission(bucket: FakeBucket, action: str, resource: str):
     return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(action, resource)
 
 
-def install(server) -> None:
-    FakeBucket.get_permission = _get_permission
+def _key_changed(store, key) -> None:
+    active = state_store.active()
+    if active is not None:
+        active.key_changed(store, key)
 
 
-def _backend():
-    return s3_backends[ACCOUNT_ID]["global"]
+@patch("moto.s3.utils._VersionedKeyStore.__setitem__", why="durability: a new version of a key is recorded",
+       wrap=True)
+def _setitem(original):
+    def __setitem__(self, key, value):
+        original(self, key, value)
+        _key_changed(self, key)
+
+    return __setitem__
 
 
-def _root(server) -> Path:
-    return Path(server.state_dir) / "s3"
+@patch("moto.s3.utils._VersionedKeyStore.setlist", why="durability: a key's versions replaced (PutObject, "
+       "DeleteObject of a version) are recorded", wrap=True)
+def _setlist(original):
+    def setlist(self, key, list_):
+        result = original(self, key, list_)
+        _key_changed(self, key)
+        return result
+
+    return setlist
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+@patch("moto.s3.utils._VersionedKeyStore.pop", why="durability: a deleted key is recorded", wrap=True)
+def _pop(original):
+    def pop(self, key):
+        result = original(self, key)
+        _key_changed(self, key)
+        return result
+
+    return pop
 
 
-def _public_access_block(bucket) -> dict | None:
-    block = bucket.public_access_block
-    if block is None:
-        return None
-    return {
-        "BlockPublicAcls": block.block_public_acls,
-        "IgnorePublicAcls": block.ignore_public_acls,
-        "BlockPublicPolicy": block.block_public_policy,
-        "RestrictPublicBuckets": block.restrict_public_buckets,
-    }
+@patch("moto.s3.models.FakeKey.value", why="durability: a key whose body is rewritten in place forgets the "
+       "digest of the blob that held the old body", wrap=True)
+def _value(original: property):
+    def set_value(self, new_value):
+        self.__dict__.pop(state_store.BLOB_ATTRIBUTE, None)
+        original.fset(self, new_value)
 
-
-def save_state(server) -> None:
-    root = _root(server)
-    blobs = root / "blobs"
-    blobs.mkdir(parents=True, exist_ok=True)
-    buckets, referenced = [], set()
-    for bucket in list(_backend().buckets.values()):
-        objects = {}
-        for key in list(bucket.keys.keys()):
-            obj = bucket.keys.get(key)
-            if obj is None or isinstance(obj, FakeDeleteMarker):
-                continue
-            body = obj.value
-            digest = hashlib.sha256(body).hexdigest()
-            if not (blobs / digest).exists():
-                _atomic_write(blobs / digest, body)
-            referenced.add(digest)
-            objects[key] = {"blob": digest, "metadata": dict(obj.metadata or {})}
-        buckets.append({
-            "name": bucket.name,
-            "region": bucket.region_name,
-            "versioning": bucket.versioning_status,
-            "policy": bucket.policy.decode() if isinstance(bucket.policy, bytes) else bucket.policy,
-            "encryption": bucket.encryption,
-            "public_access_block": _public_access_block(bucket),
-            "objects": objects,
-        })
-    _atomic_write(root / "buckets.json", json.dumps(buckets).encode())
-    for blob in blobs.iterdir():
-        if blob.name not in referenced and not blob.name.startswith("."):
-            blob.unlink(missing_ok=True)
-
-
-def load_state(server) -> None:
-    index = _root(server) / "buckets.json"
-    if not index.exists():
-        return
-    backend = _backend()
-    blobs = _root(server) / "blobs"
-    for saved in json.loads(index.read_text()):
-        name = saved["name"]
-        if name not in backend.buckets:
-            backend.create_bucket(name, saved["region"])
-        if saved.get("versioning"):
-            backend.put_bucket_versioning(name, saved["versioning"])
-        if saved.get("policy"):
-            backend.put_bucket_policy(name, saved["policy"].encode())
-        if saved.get("encryption"):
-            backend.put_bucket_encryption(name, saved["encryption"])
-        if saved.get("public_access_block"):
-            backend.put_public_access_block(name, saved["public_access_block"])
-        for key, entry in saved["objects"].items():
-            obj = backend.put_object(name, key, (blobs / entry["blob"]).read_bytes())
-            obj.set_metadata(entry.get("metadata") or {})
-    log.info("loaded %d bucket(s) from %s", len(backend.buckets), index.parent)
+    return property(original.fget, set_value)

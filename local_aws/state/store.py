@@ -1,0 +1,383 @@
+"""Durable state: what the local AWS acknowledged is on disk before the answer goes out.
+
+One journal (``local_aws.state.journal``) holds every service's state:
+
+- a control-plane service (IAM, Glue, Step Functions, CloudFormation, our local backends...) is one entry: the
+  pickled ``__dict__`` of each of its backends (``local_aws.state.pickling``). A request to the service rewrites
+  its entry; the few kilobytes-to-megabytes this takes are paid only by requests that change something;
+- S3 is one entry per bucket (configuration, no keys) and one per key (its versions), the bodies in
+  content-addressed blob files: a PutObject costs its own key, not the whole lake.
+
+``commit()`` writes one journal record holding every entry that changed since the last commit, so a request
+that changed several services (CreateStack) is on disk all at once or not at all. The server commits after every
+request that is not a read and before the response leaves (``commit_for_request``); engines that change state
+on their own (a crawl ending, a job run ending, a statement finishing) call ``touch`` and ``commit`` when they
+do. State that was only in flight (a crawl, a job run, an execution) is restored as it was last committed, and
+each service settles it in its ``restored`` hook (AWS would have finished it; a local restart cannot).
+
+Only one store is active per process (``active()``); without a state dir the server runs in memory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import moto
+from moto import backends as moto_backends
+from moto.core.base_backend import BackendDict, BaseBackend
+from moto.s3.models import FakeBucket, FakeKey, s3_backends
+from moto.s3.utils import _VersionedKeyStore
+
+from local_aws.state import pickling
+from local_aws.state.journal import Journal
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+COMPACT_BYTES = 256 * 1024 * 1024  # journal size that triggers folding it into the snapshot
+# Services whose state is kept elsewhere or is not state.
+_NOT_STATE = {"moto_api", "instance_metadata"}
+_S3_KEY = pickling.backend_key(s3_backends)
+_CLOUDFORMATION_KEY = "moto.cloudformation.models.CloudFormationBackend"
+BLOB_ATTRIBUTE = "_local_aws_blob"  # the digest of a FakeKey's body once stored
+
+
+class StateError(RuntimeError):
+    """The state dir cannot be restored; the message says what to do."""
+
+
+# --- which backends a request changes ----------------------------------------------------------------------------
+
+
+def _all_backend_dicts() -> list[BackendDict]:
+    return [d for d in list(BackendDict._instances) if d.service_name not in _NOT_STATE]
+
+
+def _moto_package(backend_dict: BackendDict) -> str:
+    return backend_dict.backend.__module__.split(".")[1] if backend_dict.backend.__module__.startswith("moto.") \
+        else ""
+
+
+def backends_of_service(service: str) -> list[BackendDict]:
+    """The BackendDicts a request to moto service ``service`` may change: moto's own (every backend module of
+    that moto package, e.g. Step Functions' interpreter store beside its plain one) and ours that extend it."""
+    try:
+        package = _moto_package(moto_backends.get_backend(service))
+    except Exception:  # not a moto service name: everything
+        return _all_backend_dicts()
+    return [d for d in _all_backend_dicts()
+            if _moto_package(d) == package or getattr(d.backend, "SERVICE", None) == service]
+
+
+# --- the store ---------------------------------------------------------------------------------------------------
+
+
+class StateStore:
+    def __init__(self, root: Path, fsync: bool = True):
+        self.root = root
+        self.fsync = fsync
+        self.blobs = pickling.BlobStore(root / "blobs", fsync)
+        self.journal = Journal(root / "journal", fsync, header={"format": FORMAT, "moto": moto.__version__})
+        self._lock = threading.RLock()
+        self._dirty: set[str] = set()  # backend keys
+        self._dirty_buckets: set[tuple[str, str, str]] = set()  # (account, partition, bucket)
+        self._dirty_keys: dict[int, tuple[_VersionedKeyStore, set[str]]] = {}
+        self._restoring = False
+        self.commits = 0
+        self.commit_seconds = 0.0
+
+    # -- marking ---------------------------------------------------------------------------------------------
+    def touch(self, *services: str) -> None:
+        """Mark moto services (by moto's name: "glue", "s3", "stepfunctions"...) changed."""
+        for service in services:
+            for backend_dict in backends_of_service(service):
+                self.touch_backends(backend_dict)
+
+    def touch_backends(self, *backend_dicts: BackendDict) -> None:
+        with self._lock:
+            for backend_dict in backend_dicts:
+                key = pickling.backend_key(backend_dict)
+                if key == _S3_KEY:
+                    self._touch_all_buckets()
+                else:
+                    self._dirty.add(key)
+
+    def touch_bucket(self, account: str, partition: str, bucket: str) -> None:
+        with self._lock:
+            self._dirty_buckets.add((account, partition, bucket))
+
+    def _touch_all_buckets(self) -> None:
+        for account, partition, backend in s3_backends.iter_backends():
+            self._dirty_buckets.add((account, partition, ""))  # the backend's own attributes
+            for name in list(backend.buckets):
+                self._dirty_buckets.add((account, partition, name))
+
+    def key_changed(self, store: _VersionedKeyStore, key: str) -> None:
+        """Called by the S3 key store on every change (see services/s3.py)."""
+        if self._restoring:
+            return
+        with self._lock:
+            entry = self._dirty_keys.get(id(store))
+            if entry is None:
+                self._dirty_keys[id(store)] = (store, {key})
+            else:
+                entry[1].add(key)
+
+    # -- committing ------------------------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Write everything marked since the last commit as one durable journal record."""
+        with self._lock:
+            if not (self._dirty or self._dirty_buckets or self._dirty_keys):
+                return
+            started = time.perf_counter()
+            dirty, buckets, keys = self._dirty, self._dirty_buckets, self._dirty_keys
+            self._dirty, self._dirty_buckets, self._dirty_keys = set(), set(), {}
+            entries: dict[Any, bytes | None] = {}
+            for backend_dict in _all_backend_dicts():
+                key = pickling.backend_key(backend_dict)
+                if key in dirty:
+                    entries[("service", key)] = self._dump_service(backend_dict)
+            entries.update(self._dump_s3(buckets, keys))
+            self.blobs.sync_directory()
+            self.journal.append(entries)
+            if self.journal.size() > COMPACT_BYTES:
+                self.journal.compact()
+            self.commits += 1
+            self.commit_seconds += time.perf_counter() - started
+
+    def clear(self) -> None:
+        """moto's reset emptied every backend: the saved state goes too."""
+        with self._lock:
+            self._dirty, self._dirty_buckets, self._dirty_keys = set(), set(), {}
+            self.journal.append(dict.fromkeys(self.journal.entries))
+            self.journal.compact()
+
+    def commit_for_request(self, service: str | None, bucket: str | None, mutating: bool) -> None:
+        if not mutating:
+            return
+        if service is None or service in ("cloudformation", "moto_api"):
+            self.touch_backends(*_all_backend_dicts())
+        elif service == "s3":
+            if bucket:
+                for account, partition, _ in s3_backends.iter_backends():
+                    self._dirty_buckets.add((account, partition, bucket))
+                    self._dirty_buckets.add((account, partition, ""))
+            else:
+                self.touch_backends(s3_backends)
+        else:
+            self.touch(service)
+        self.commit()
+
+    # -- control-plane services ------------------------------------------------------------------------------
+    def _dump_service(self, backend_dict: BackendDict) -> bytes:
+        locate = None
+        if pickling.backend_key(backend_dict) == _CLOUDFORMATION_KEY:
+            others = [d for d in _all_backend_dicts() if d is not backend_dict and d is not s3_backends]
+            index = pickling.index_objects(others)
+            locate = lambda obj: index.get(id(obj))  # noqa: E731
+        states = {}
+        for account, region, backend in list(backend_dict.iter_backends()):
+            states[(account, region)] = _state_of(backend)
+        return _retrying(lambda: pickling.dumps(states, s3_bucket_type=FakeBucket, locate=locate))
+
+    # -- S3 ----------------------------------------------------------------------------------------------------
+    def _dump_s3(self, buckets: set[tuple[str, str, str]],
+                 keys: dict[int, tuple[_VersionedKeyStore, set[str]]]) -> dict[Any, bytes | None]:
+        entries: dict[Any, bytes | None] = {}
+        store_owner: dict[int, tuple[str, str, FakeBucket]] = {}
+        if keys:
+            for account, partition, backend in list(s3_backends.iter_backends()):
+                for bucket in list(backend.buckets.values()):
+                    store_owner[id(bucket.keys)] = (account, partition, bucket)
+        for account, partition, name in buckets:
+            backend = s3_backends[account][partition]
+            if not name:
+                state = {k: v for k, v in vars(backend).items() if k != "buckets"}
+                entries[("s3-backend", account, partition)] = self._dumps_s3(state)
+                continue
+            bucket = backend.buckets.get(name)
+            entries[("s3-bucket", account, partition, name)] = None if bucket is None else self._dumps_s3(
+                {k: v for k, v in vars(bucket).items() if k != "keys"})
+        for store, names in keys.values():
+            owner = store_owner.get(id(store))
+            if owner is None:
+                continue  # the bucket is gone; its record (None) drops its keys at load
+            account, partition, bucket = owner
+            for name in names:
+                versions = store.getlist(name)
+                entries[("s3-key", account, partition, bucket.name, name)] = (
+                    None if not versions else self._dumps_s3(list(versions)))
+        return entries
+
+    def _dumps_s3(self, value: Any) -> bytes:
+        return _retrying(lambda: pickling.dumps(value, s3_bucket_type=FakeBucket, key_reducer=self._reduce_key))
+
+    def _reduce_key(self, obj: Any) -> Any:
+        if not isinstance(obj, FakeKey):
+            return NotImplemented
+        digest = obj.__dict__.get(BLOB_ATTRIBUTE)
+        if digest is None:
+            digest = self.blobs.put(obj.value)
+            obj.__dict__[BLOB_ATTRIBUTE] = digest
+        state = {k: v for k, v in vars(obj).items() if k not in ("_value_buffer", "lock", BLOB_ATTRIBUTE)}
+        return _restore_key, (type(obj), state, digest, str(self.blobs.root))
+
+    # -- loading -----------------------------------------------------------------------------------------------
+    def load(self) -> dict[str, int]:
+        """Restore everything the journal holds into the (fresh) backends; returns counts for the log."""
+        entries = self.journal.entries
+        self._restoring = True
+        _BLOBS_SEEN.clear()
+        try:
+            counts = self._load_s3(entries)
+            services = [(key[1], data) for key, data in entries.items() if key[0] == "service"]
+            services.sort(key=lambda item: item[0] == _CLOUDFORMATION_KEY)  # it refers to the others' models
+            for key, data in services:
+                self._load_service(key, data)
+            counts["services"] = len(services)
+        finally:
+            self._restoring = False
+        removed = self.blobs.remove_unreferenced(set(_BLOBS_SEEN))
+        counts["unreferenced_blobs_removed"] = removed
+        self.journal.compact()
+        return counts
+
+    def _load_s3(self, entries: dict[Any, bytes]) -> dict[str, int]:
+        """Buckets first (the backend's own attributes and other services refer to them), then their keys."""
+        counts = {"buckets": 0, "objects": 0}
+        for key, data in entries.items():
+            if key[0] == "s3-bucket":
+                backend = s3_backends[key[1]][key[2]]
+                bucket = FakeBucket.__new__(FakeBucket)
+                bucket.__dict__.update(pickling.loads(data, _resolve))
+                bucket.keys = _VersionedKeyStore()
+                backend.buckets[key[3]] = bucket
+                counts["buckets"] += 1
+        for key, data in entries.items():
+            if key[0] == "s3-key":
+                bucket = s3_backends[key[1]][key[2]].buckets.get(key[3])
+                if bucket is not None:
+                    bucket.keys.setlist(key[4], pickling.loads(data, _resolve))
+                    counts["objects"] += 1
+        for key, data in entries.items():
+            if key[0] == "s3-backend":
+                backend = s3_backends[key[1]][key[2]]
+                state = pickling.loads(data, _resolve)
+                state["buckets"] = backend.buckets
+                backend.__dict__.update(state)
+        return counts
+
+    def _load_service(self, key: str, data: bytes) -> None:
+        backend_dict = _backend_dict_for(key)
+        states = pickling.loads(data, _resolve)
+        for (account, region), state in states.items():
+            backend = backend_dict[account][region]
+            _restore_state(backend, state)
+
+    def close(self) -> None:
+        self.journal.close()
+
+
+def _state_of(backend: BaseBackend) -> dict[str, Any]:
+    getter = getattr(backend, "saved_state", None)
+    return getter() if getter is not None else dict(vars(backend))
+
+
+def _restore_state(backend: BaseBackend, state: dict[str, Any]) -> None:
+    setter = getattr(backend, "restore_state", None)
+    if setter is not None:
+        setter(state)
+    else:
+        backend.__dict__.update(state)
+
+
+def _retrying(dump):
+    """Request threads may change a dict while it is pickled ("changed size during iteration"): try again."""
+    for attempt in range(20):
+        try:
+            return dump()
+        except RuntimeError as exc:
+            if "changed size during iteration" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(0.005)
+    raise AssertionError("unreachable")
+
+
+_BLOBS_SEEN: set[str] = set()
+
+
+def _restore_key(cls: type, state: dict[str, Any], digest: str, blob_root: str) -> FakeKey:
+    key = cls.__new__(cls)
+    key.__dict__.update(state)
+    key._value_buffer = tempfile.SpooledTemporaryFile(max_size=key._max_buffer_size)
+    key._value_buffer.write((Path(blob_root) / digest).read_bytes())
+    key.lock = threading.Lock()
+    key.__dict__[BLOB_ATTRIBUTE] = digest
+    _BLOBS_SEEN.add(digest)
+    return key
+
+
+def _backend_dict_for(key: str) -> BackendDict:
+    for backend_dict in list(BackendDict._instances):
+        if pickling.backend_key(backend_dict) == key:
+            return backend_dict
+    module_name, _, class_name = key.rpartition(".")
+    module = importlib.import_module(module_name)
+    for value in vars(module).values():
+        if isinstance(value, BackendDict) and value.backend.__qualname__ == class_name:
+            return value
+    raise StateError(f"no backend {key} in this local AWS: the state dir was written by another version")
+
+
+def _resolve(pid: tuple) -> Any:
+    kind = pid[0]
+    if kind == "backend":
+        _, key, account, region = pid
+        return _backend_dict_for(key)[account][region]
+    if kind == "s3-bucket":
+        _, account, partition, name = pid
+        bucket = s3_backends[account][partition].buckets.get(name)
+        if bucket is None:
+            raise StateError(f"saved state refers to S3 bucket {name}, which is not in the saved state")
+        return bucket
+    if kind == "object":
+        _, key, account, region, attribute, item = pid
+        backend = _backend_dict_for(key)[account][region]
+        try:
+            return getattr(backend, attribute)[item]
+        except (AttributeError, KeyError) as exc:
+            raise StateError(f"saved state refers to {attribute}[{item!r}] of {key}, which is not saved") from exc
+    raise StateError(f"unknown reference {pid!r} in the saved state")
+
+
+# --- the active store ----------------------------------------------------------------------------------------------
+
+_active: StateStore | None = None
+
+
+def activate(store: StateStore | None) -> None:
+    global _active
+    _active = store
+
+
+def active() -> StateStore | None:
+    return _active
+
+
+def touch_and_commit(*services: str) -> None:
+    """For engines: ``services`` (moto names) changed outside a request; make it durable now (no-op in memory)."""
+    store = _active
+    if store is not None:
+        store.touch(*services)
+        store.commit()
+
+
+def services_in(backend_dicts: Iterable[BackendDict]) -> list[str]:
+    return sorted({pickling.backend_key(d) for d in backend_dicts})
