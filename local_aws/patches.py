@@ -61,28 +61,62 @@ class Patch:
                 "declared_in": self.declared_in, "applied": self.applied}
 
 
-_REGISTRY: list[Patch] = []
-_LOCK = threading.Lock()
+class Registry:
+    """Declared patches, applied and reverted together. The module's functions use the default registry."""
+
+    def __init__(self) -> None:
+        self._patches: list[Patch] = []
+        self._lock = threading.Lock()
+
+    def declare(self, target: str, why: str, kind: str, value: Any, declared_in: str, **options: Any) -> Patch:
+        if not why:
+            raise ValueError(f"patch of {target} must say why it exists")
+        declared = Patch(target=target, why=why, kind=kind, value=value, declared_in=declared_in, **options)
+        with self._lock:
+            twice = next((p for p in self._patches if p.target == target), None)
+            if twice is not None:
+                raise PatchError(f"{target} is patched twice ({declared_in} and {twice.declared_in})")
+            self._patches.append(declared)
+        return declared
+
+    def apply_all(self) -> list[Patch]:
+        """Apply every declared patch not yet applied, in declaration order. Raises PatchError on the first
+        that cannot be applied (the ones before it stay applied)."""
+        with self._lock:
+            pending = [p for p in self._patches if not p.applied]
+            for p in pending:
+                _apply(p)
+        return pending
+
+    def revert_all(self) -> None:
+        """Put every original back, newest first."""
+        with self._lock:
+            for p in reversed(self._patches):
+                if p.applied:
+                    _revert(p)
+
+    def applied(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [p.describe() for p in self._patches if p.applied]
+
+    def declared(self) -> list[Patch]:
+        with self._lock:
+            return list(self._patches)
+
+
+REGISTRY = Registry()
 
 
 def _declare(target: str, why: str, kind: str, value: Any, **options: Any) -> Patch:
-    if not why:
-        raise ValueError(f"patch of {target} must say why it exists")
-    declared = Patch(target=target, why=why, kind=kind, value=value,
-                     declared_in=sys._getframe(2).f_globals.get("__name__", "?"), **options)
-    with _LOCK:
-        if any(p.target == target for p in _REGISTRY):
-            raise PatchError(f"{target} is patched twice ({declared.declared_in} and "
-                             f"{next(p.declared_in for p in _REGISTRY if p.target == target)})")
-        _REGISTRY.append(declared)
-    return declared
+    declared_in = sys._getframe(2).f_globals.get("__name__", "?")
+    return REGISTRY.declare(target, why, kind, value, declared_in, **options)
 
 
 def patch(target: str, *, why: str, wrap: bool = False, check_signature: bool = True,
           moto_version: str = CHECKED_MOTO_VERSION) -> Callable[[Any], Any]:
     """Decorator: replace ``target`` with the decorated function (or, with ``wrap``, with what it returns when
-    given the original). Use ``classmethod``/``property`` objects for such attributes; they are compared by what
-    they wrap."""
+    given the original). For class- or static methods and properties, decorate the function that builds the
+    descriptor with ``wrap=True``; signatures are compared for plain replacements only."""
 
     def register(value: Any) -> Any:
         _declare(target, why, "replace", value, wrap=wrap, check_signature=check_signature,
@@ -182,39 +216,19 @@ def _apply(p: Patch) -> None:
     p.applied = True
 
 
-def apply_all() -> list[Patch]:
-    """Apply every declared patch not yet applied, in declaration order. Raises PatchError on the first that
-    cannot be applied (the ones before it stay applied)."""
-    with _LOCK:
-        pending = [p for p in _REGISTRY if not p.applied]
-        for p in pending:
-            _apply(p)
-    return pending
+def _revert(p: Patch) -> None:
+    owner, name = _resolve_owner(p.target)
+    if p.had_own_attribute:
+        setattr(owner, name, p.original)
+    else:
+        delattr(owner, name)  # added, or shadowing an inherited attribute
+    p.original, p.applied = _MISSING, False
 
 
-def revert_all() -> None:
-    """Put every original back, newest first (a test that applied patches to a fresh moto)."""
-    with _LOCK:
-        for p in reversed(_REGISTRY):
-            if not p.applied:
-                continue
-            owner, name = _resolve_owner(p.target)
-            if p.had_own_attribute:
-                setattr(owner, name, p.original)
-            else:
-                delattr(owner, name)  # added, or shadowing an inherited attribute
-            p.original, p.applied = _MISSING, False
-
-
-def applied() -> list[dict[str, Any]]:
-    """What is in force, for the server's listing."""
-    with _LOCK:
-        return [p.describe() for p in _REGISTRY if p.applied]
-
-
-def declared() -> list[Patch]:
-    with _LOCK:
-        return list(_REGISTRY)
+apply_all = REGISTRY.apply_all
+revert_all = REGISTRY.revert_all
+applied = REGISTRY.applied
+declared = REGISTRY.declared
 
 
 def version_mismatches() -> list[str]:

@@ -15,8 +15,7 @@ from types import ModuleType
 
 # Explicit and ordered: S3 first (other services read the lake), CloudFormation last (its resource types come
 # from the modules before it).
-SERVICES = ("s3",)
-_ALL = (
+SERVICES = (
     "s3",
     "secretsmanager",
     "stepfunctions",
