@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_aws import REGION, s3io
+from local_aws import REGION, s3io, settings
 from local_aws.gluejob import warm_pool
 from local_aws.gluejob.cloudwatch import DriverLogShipper
 from local_aws.gluejob.staging import Staging, stage_arguments, stage_python_files, sync_back
@@ -34,8 +34,8 @@ from local_aws.gluejob.warm_pool import WarmDriver
 
 log = logging.getLogger(__name__)
 
-# Glue's Timeout is in minutes. Tests shrink the unit to exercise timeouts quickly; LOCAL_AWS_TIME_SCALE is not
-# applied, because scaling a timeout down would kill real Spark work that simply needs its time.
+# Glue's Timeout is in minutes; settings.current().glue_seconds_per_timeout_minute is the length of one (tests
+# shrink it). LOCAL_AWS_TIME_SCALE is not applied: scaling a timeout down would kill Spark work that needs its time.
 TIMEOUT_UNIT_ENV = "LOCAL_AWS_GLUE_SECONDS_PER_TIMEOUT_MINUTE"
 DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default
 _STOP_GRACE_SECONDS = 5
@@ -119,8 +119,7 @@ def error_from_log(text: str) -> str | None:
 
 
 def _timeout_seconds(minutes: int) -> float:
-    unit = float(os.environ.get(TIMEOUT_UNIT_ENV, "60"))
-    return minutes * unit
+    return minutes * settings.current().glue_seconds_per_timeout_minute
 
 
 def kill_process_group(process: subprocess.Popen) -> None:

@@ -17,20 +17,17 @@ content only when one of those partition values equals the value of a non-path a
 overwrite detection exact without copying the history of the lake. Keys outside partition folders are copied.
 A folder argument (ending in ``/``) always exists locally, even when S3 holds nothing under it yet.
 A script that reads other partitions than its run's would see empty files: set ``LOCAL_AWS_GLUE_STAGING=full``
-(in the local AWS's environment) to copy everything.
+(in the local AWS's environment; ``settings.current().glue_staging``) to copy everything.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moto.s3.exceptions import MissingBucket
 
-from local_aws import s3io
-
-STAGING_MODE_ENV = "LOCAL_AWS_GLUE_STAGING"
+from local_aws import s3io, settings
 
 
 @dataclass
@@ -73,7 +70,7 @@ def _stat(path: Path) -> tuple[int, int, int]:
 def stage_arguments(arguments: dict[str, str], root: Path) -> tuple[dict[str, str], Staging]:
     """Rewrite the ``s3://`` arguments to local paths and mirror their keys under ``root``."""
     staging = Staging(root=root)
-    full = os.environ.get(STAGING_MODE_ENV, "lazy").lower() == "full"
+    full = settings.current().glue_staging == "full"
     scope = {v for v in arguments.values() if v and not v.startswith("s3://")}
     rewritten = dict(arguments)
     staged_keys: set[tuple[str, str]] = set()

@@ -1,13 +1,13 @@
 """Pre-started ("warm") Spark drivers, so a Glue job run does not pay local Spark's 12-15 s start-up.
 
-``LOCAL_AWS_GLUE_WARM_DRIVERS`` (default 1, 0 disables; read each time, so it can change while serving) is how
-many drivers are kept ready. Each is a ``warm_driver.py`` process in its own process group that has built its
-SparkSession with exactly the environment a cold run gets (``runner.spark_environment``; only SPARK_LOCAL_DIRS
-is its own directory) and waits for ONE job on stdin; after it the process exits and a replacement is started.
-So every run still gets a fresh process, as a cold run does.
+``LOCAL_AWS_GLUE_WARM_DRIVERS`` (``settings.current().glue_warm_drivers``: default 1, 0 disables; read each time,
+so it can change while serving) is how many drivers are kept ready. Each is a ``warm_driver.py`` process in its
+own process group that has built its SparkSession with exactly the environment a cold run gets
+(``runner.spark_environment``; only SPARK_LOCAL_DIRS is its own directory) and waits for ONE job on stdin; after
+it the process exits and a replacement is started. So every run still gets a fresh process, as a cold run does.
 
 The first driver starts when a Glue job is created (CreateJob and CloudFormation both go through moto's
-``GlueBackend.create_job``; ``services.glue_jobs`` hooks it), not at server start: most local AWS servers never
+``GlueBackend.create_job``; ``services.glue_jobs`` patches it), not at server start: most local AWS servers never
 run a Glue job, and each driver is a JVM with a 1 GB heap. A driver still starting when a run arrives is claimed
 anyway: the job waits in its stdin. A driver that died, or whose start-up environment no longer matches the
 run's (another endpoint, a changed PYTHONPATH), is discarded and the run starts cold.
@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_aws import settings
+
 log = logging.getLogger(__name__)
 
-WARM_DRIVERS_ENV = "LOCAL_AWS_GLUE_WARM_DRIVERS"
-DEFAULT_WARM_DRIVERS = 1
 _DRIVER_SCRIPT = Path(__file__).with_name("warm_driver.py")
 JOB_TAKEN_MARKER = "local AWS: running "  # printed by warm_driver.py (which imports nothing of ours) on its job
 _STOP_GRACE_SECONDS = 5
@@ -43,12 +43,8 @@ JVM_START_VARIABLES = (
 
 
 def pool_size() -> int:
-    raw = os.environ.get(WARM_DRIVERS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_WARM_DRIVERS
-    if not raw.isdigit():
-        raise ValueError(f"{WARM_DRIVERS_ENV} must be a whole number of drivers (0 disables), got {raw!r}")
-    return int(raw)
+    """How many drivers to keep ready. Raises ``settings.SettingsError`` (a ValueError) naming a bad setting."""
+    return settings.current().glue_warm_drivers
 
 
 @dataclass
@@ -185,6 +181,10 @@ class WarmPool:
         """After its run: make sure the one-shot process is gone, remove its directory, start a replacement."""
         driver.shut_down()
         self.ensure_started()
+
+    def drain(self, why: str) -> None:
+        """Stop every idle driver; the next ``ensure_started`` (a job created) starts new ones."""
+        self._shut_down_idle(why)
 
     def shutdown(self) -> None:
         """Stop every idle driver and start no more (until configured again)."""

@@ -1,18 +1,27 @@
-"""Glue crawlers that really crawl, and the Glue Data Catalog's persistence.
+"""Glue crawlers that really crawl: declared patches of moto's Glue crawler model and API, a crawl history kept per
+account and region, and the ``AWS::Glue::Crawler`` CloudFormation type.
 
 StartCrawler runs the crawl (``local_aws.crawler``) in a background thread: State RUNNING while it reads S3 and
 writes the catalog, STOPPING briefly, then READY with ``LastCrawl`` {Status SUCCEEDED | FAILED | CANCELLED,
 ErrorMessage on failure, LogGroup, LogStream, MessagePrefix, StartTime}. This replaces moto's crawl state machine
-(which advances only on ListCrawlers and ends in COMPLETED). StopCrawler cancels a running crawl before it writes
-the catalog. GetCrawlerMetrics and ListCrawls report the crawls; UpdateCrawler (missing in moto) and DeleteCrawler
-are refused while a crawl runs, as on AWS.
+(which advances only on ListCrawls and ends in COMPLETED). StopCrawler cancels a running crawl before it writes
+the catalog. GetCrawlerMetrics (missing in moto) and ListCrawls report the crawls; UpdateCrawler (missing in moto)
+and DeleteCrawler are refused with CrawlerRunningException while a crawl runs, as on AWS. Sources: AWS Glue API
+reference, "StartCrawler", "StopCrawler", "GetCrawler" (Crawler, LastCrawlInfo), "GetCrawlerMetrics",
+"ListCrawls", "UpdateCrawler", "DeleteCrawler".
 
-A crawl starts after a short start-up delay (``LOCAL_AWS_CRAWLER_STARTUP_SECONDS``, default 0.5, scaled by
-``LOCAL_AWS_TIME_SCALE``), as a Glue crawler spends its first seconds provisioning: pollers see RUNNING.
+A crawl starts after a short start-up delay (``settings.current().crawler_startup_delay``: the
+``LOCAL_AWS_CRAWLER_STARTUP_SECONDS``, default 0.5, times ``LOCAL_AWS_TIME_SCALE``), as a Glue crawler spends its
+first seconds provisioning: pollers see RUNNING.
 
-Persistence: the whole Glue catalog (databases, tables, partitions, crawlers, job definitions) plus the crawl
-history is written to ``<state_dir>/glue/catalog.json`` (atomic), and read back at start. Job runs are persisted by
-``glue_jobs``. A crawl still running when the state was saved loads as FAILED.
+State: the crawls live on ``CrawlHistoryBackend`` (one per account and region, in ``crawl_backends``), saved with
+moto's Glue backend by the state store and reset with it. A crawl's thread commits (``touch_and_commit``) when the
+crawl ends, after it wrote the catalog and before its end is visible to GetCrawler: the catalog, the crawl record
+and the crawl's CloudWatch log are on disk together. A crawl that was running when the server stopped is restored
+FAILED, "the local AWS stopped during the crawl" (its thread died with the server).
+
+Errors: the crawl engine raises ``CrawlError`` (FAILED, its message as ErrorMessage) and ``CrawlCancelled``
+(CANCELLED); a catalog write refused by moto's backend fails the crawl with that error's code and message.
 """
 
 from __future__ import annotations
@@ -20,14 +29,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import statistics
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
+from moto.core.base_backend import BackendDict
+from moto.core.common_models import CloudFormationModel
 from moto.core.utils import utcnow
 from moto.glue.exceptions import (
     CrawlerNotRunningException,
@@ -36,19 +45,23 @@ from moto.glue.exceptions import (
     GlueClientError,
     InvalidInputException,
 )
-from moto.glue.models import FakeCrawler, GlueBackend
+from moto.glue.models import FakeCrawler, GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 
-from local_aws.crawler import catalog_state
+from local_aws import settings
+from local_aws.backends import LocalBackend
+from local_aws.cfn_resources import LocalResource
 from local_aws.crawler import logs as crawl_logs
 from local_aws.crawler.crawl import CrawlCancelled, CrawlError, crawl
 from local_aws.crawler.logs import LOG_GROUP
+from local_aws.patches import add, patch
+from local_aws.state import store as state_store
 
 log = logging.getLogger(__name__)
 
-PRIORITY = 55  # loads the catalog before the CloudFormation stacks are re-applied over it
-
 STOPPING_SECONDS = 0.3  # how long State stays STOPPING after the crawl's work is done
+HISTORY_LIMIT = 100  # crawls kept per crawler (ListCrawls, metrics, the saved state)
+INTERRUPTED = "the local AWS stopped during the crawl"
 _MAX_METRICS = 100  # GetCrawlerMetrics' MaxResults limit
 
 
@@ -59,7 +72,8 @@ class CrawlerStoppingException(GlueClientError):
 
 @dataclass
 class Crawl:
-    """One run of a crawler. ``phase`` drives the crawler's State; ``status`` is LastCrawl.Status once done."""
+    """One run of a crawler. ``phase`` drives the crawler's State; ``status`` is LastCrawl.Status once done.
+    Times are naive UTC datetimes, as moto keeps them."""
 
     crawler_name: str
     crawl_id: str
@@ -73,7 +87,6 @@ class Crawl:
     tables_deleted: int = 0
     partitions_created: int = 0
     partitions_deleted: int = 0
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property
     def runtime_seconds(self) -> float:
@@ -93,38 +106,67 @@ class Crawl:
         return info
 
 
-_CRAWLS: dict[str, list[Crawl]] = {}  # crawler name -> its crawls, oldest first (kept across CFN re-creation)
-_LOCK = threading.RLock()
-_CATALOG_WRITE = threading.Lock()  # one crawl writes the catalog at a time, and never while it is being saved
-_SNAPSHOT_ATTEMPTS = 5
-HISTORY_LIMIT = 100  # crawls kept per crawler (ListCrawls, metrics, the saved state)
+class CrawlHistoryBackend(LocalBackend):
+    """The crawls of every crawler of one account and region: ``crawls`` maps a crawler name to its crawls,
+    oldest first (at most HISTORY_LIMIT). ``lock`` guards it; ``catalog_write`` lets one crawl write the catalog
+    at a time; ``cancels`` holds the StopCrawler signal of each running crawl (by crawl id)."""
+
+    SERVICE = "glue"
+    RUNTIME = ("lock", "catalog_write", "cancels")
+
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.crawls: dict[str, list[Crawl]] = {}
+        self.lock = threading.RLock()
+        self.catalog_write = threading.Lock()
+        self.cancels: dict[str, threading.Event] = {}
+
+    def latest(self, name: str) -> Crawl | None:
+        with self.lock:
+            history = self.crawls.get(name)
+            return history[-1] if history else None
+
+    def finished(self, name: str) -> list[Crawl]:
+        with self.lock:
+            return [c for c in self.crawls.get(name, []) if c.phase == "DONE"]
+
+    def restored(self) -> None:
+        """A crawl not done when the state was saved lost its thread with the server: it ends FAILED (at its
+        last known time, so restoring twice gives the same record)."""
+        for history in self.crawls.values():
+            for run in history:
+                if run.phase != "DONE":
+                    run.phase, run.status, run.error_message = "DONE", "FAILED", INTERRUPTED
+                    run.end_time = run.end_time or run.start_time
+
+    def shutdown(self) -> None:
+        """Running crawls stop before writing the catalog (the server stops, or moto resets)."""
+        with self.lock:
+            for cancel in self.cancels.values():
+                cancel.set()
 
 
-def _startup_seconds() -> float:
-    scale = float(os.environ.get("LOCAL_AWS_TIME_SCALE", "1") or 1)
-    return float(os.environ.get("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "0.5")) * scale
+crawl_backends = BackendDict(CrawlHistoryBackend, "glue")
 
 
-def _latest(name: str) -> Crawl | None:
-    with _LOCK:
-        crawls = _CRAWLS.get(name)
-        return crawls[-1] if crawls else None
+def _history(account_id: str, region: str) -> CrawlHistoryBackend:
+    return crawl_backends[account_id][region]
 
 
-def _last_finished(name: str) -> Crawl | None:
-    with _LOCK:
-        return next((c for c in reversed(_CRAWLS.get(name, [])) if c.phase == "DONE"), None)
+def _history_of(crawler: FakeCrawler) -> CrawlHistoryBackend:
+    return _history(crawler.backend.account_id, crawler.backend.region_name)
 
 
 # --- the crawl thread ------------------------------------------------------------------------------------------
 
 
-def _run(backend: GlueBackend, crawler: FakeCrawler, run: Crawl) -> None:
+def _run(glue: GlueBackend, history: CrawlHistoryBackend, crawler: FakeCrawler, run: Crawl,
+         cancel: threading.Event) -> None:
     messages: list[str] = []
     try:
-        if run.cancel.wait(_startup_seconds()):
+        if cancel.wait(settings.current().crawler_startup_delay):
             raise CrawlCancelled()
-        outcome = crawl(crawler, backend, run.cancel.is_set, write_lock=_CATALOG_WRITE)
+        outcome = crawl(crawler, glue, cancel.is_set, write_lock=history.catalog_write)
         messages = outcome.messages
         run.tables_created, run.tables_updated = outcome.tables_created, outcome.tables_updated
         run.tables_deleted = outcome.tables_deleted
@@ -132,16 +174,16 @@ def _run(backend: GlueBackend, crawler: FakeCrawler, run: Crawl) -> None:
         status, error = "SUCCEEDED", None
     except CrawlCancelled:
         status, error = "CANCELLED", None
-    except CrawlError as exc:
+    except (CrawlError, settings.SettingsError) as exc:
         status, error = "FAILED", str(exc)
+    except GlueClientError as exc:  # the catalog refused a write (e.g. the database was deleted meanwhile)
+        status, error = "FAILED", f"{exc.error_type}: {exc.message}"
     except Exception as exc:  # a bug must end the crawl FAILED, never leave it RUNNING forever
         log.exception("crawler %s failed", run.crawler_name)
         status, error = "FAILED", f"Internal Service Exception: {type(exc).__name__}: {exc}"
-    with _LOCK:
+    with history.lock:
         run.phase = "STOPPING"
     time.sleep(STOPPING_SECONDS)
-    with _LOCK:
-        run.status, run.error_message, run.end_time, run.phase = status, error, utcnow(), "DONE"
     summary = f"crawl {status} in {run.runtime_seconds:.1f}s" + (f": {error}" if error else "")
     log.info("crawler %s %s", run.crawler_name, summary)
     for message in messages:
@@ -150,60 +192,100 @@ def _run(backend: GlueBackend, crawler: FakeCrawler, run: Crawl) -> None:
         f"BENCHMARK : Running Start Crawl for Crawler {run.crawler_name}", *messages,
         f"BENCHMARK : Crawler has finished running and is in state READY ({summary})",
     ])
+    # Durable before visible: GetCrawler reads the phase under this lock, so nobody sees the crawl done before
+    # the catalog it wrote, its record and its log are on disk.
+    with history.lock:
+        run.status, run.error_message, run.end_time, run.phase = status, error, utcnow(), "DONE"
+        history.cancels.pop(run.crawl_id, None)
+        try:
+            state_store.touch_and_commit("glue", "logs")
+        except Exception:  # the server is stopping and its store closed: the restart settles the crawl
+            log.exception("crawl %s of %s could not be made durable", run.crawl_id, run.crawler_name)
 
 
-# --- moto patches ----------------------------------------------------------------------------------------------
+# --- moto's crawler model --------------------------------------------------------------------------------------
 
 
-def _start_crawler(self: GlueBackend, name: str) -> None:
+@patch("moto.glue.models.GlueBackend.start_crawler", why="crawlers really crawl S3 into the catalog, in a thread "
+       "(moto only records a crawl that advances on ListCrawls)")
+def start_crawler(self: GlueBackend, name: str) -> None:
     crawler = self.get_crawler(name)
-    with _LOCK:
-        latest = _latest(name)
+    history = _history(self.account_id, self.region_name)
+    with history.lock:
+        latest = history.latest(name)
         if latest is not None and latest.phase != "DONE":
             raise CrawlerRunningException(f"Crawler with name {name} has already started")
         run = Crawl(crawler_name=name, crawl_id=str(uuid.uuid4()), start_time=utcnow())
-        history = _CRAWLS.setdefault(name, [])
-        history.append(run)
-        del history[:-HISTORY_LIMIT]
-    threading.Thread(target=_run, args=(self, crawler, run), name=f"crawler-{name}", daemon=True).start()
+        crawls = history.crawls.setdefault(name, [])
+        crawls.append(run)
+        del crawls[:-HISTORY_LIMIT]
+        cancel = history.cancels[run.crawl_id] = threading.Event()
+    threading.Thread(target=_run, args=(self, history, crawler, run, cancel), name=f"crawler-{name}",
+                     daemon=True).start()
     log.info("crawler %s crawl %s started", name, run.crawl_id)
 
 
-def _stop_crawler(self: GlueBackend, name: str) -> None:
+@patch("moto.glue.models.GlueBackend.stop_crawler", why="StopCrawler cancels the crawl thread; a crawl already "
+       "STOPPING is refused with CrawlerStoppingException, as on AWS")
+def stop_crawler(self: GlueBackend, name: str) -> None:
     self.get_crawler(name)
-    with _LOCK:
-        latest = _latest(name)
+    history = _history(self.account_id, self.region_name)
+    with history.lock:
+        latest = history.latest(name)
         if latest is None or latest.phase == "DONE":
             raise CrawlerNotRunningException(f"Crawler with name {name} isn't running")
         if latest.phase == "STOPPING":
             raise CrawlerStoppingException(f"Crawler with name {name} is stopping")
         latest.phase = "STOPPING"
-        latest.cancel.set()
+        cancel = history.cancels.get(latest.crawl_id)
+        if cancel is not None:
+            cancel.set()
 
 
-def _status(self: FakeCrawler) -> str:
-    latest = _latest(self.name)
+def _state(crawler: FakeCrawler) -> str:
+    latest = _history_of(crawler).latest(crawler.name)
     if latest is None or latest.phase == "DONE":
         return "READY"
     return latest.phase
 
 
-_moto_as_dict = FakeCrawler.as_dict
+@patch("moto.glue.models.FakeCrawler.status", why="State comes from the crawl history (READY, RUNNING, STOPPING)",
+       wrap=True)
+def _status(original: property) -> property:
+    return property(_state)
 
 
-def _as_dict(self: FakeCrawler) -> dict:
-    data = _moto_as_dict(self)
-    data.pop("LastCrawl", None)
-    latest, finished = _latest(self.name), _last_finished(self.name)
-    data["State"] = _status(self)
-    data["CrawlElapsedTime"] = int(latest.runtime_seconds * 1000) if latest and latest.phase != "DONE" else 0
-    if finished is not None:
-        data["LastCrawl"] = finished.last_crawl()
-    return {k: v for k, v in data.items() if v is not None}
+@patch("moto.glue.models.FakeCrawler.as_dict", why="LastCrawl is the last finished crawl, with SUCCEEDED (moto: "
+       "COMPLETED) and ErrorMessage; CrawlElapsedTime counts the running crawl", wrap=True)
+def _as_dict(original):
+    def as_dict(self: FakeCrawler) -> dict:
+        data = original(self)
+        data.pop("LastCrawl", None)
+        history = _history_of(self)
+        with history.lock:
+            latest = history.latest(self.name)
+            finished = history.finished(self.name)
+            data["State"] = _state(self)
+            running = latest is not None and latest.phase != "DONE"
+            data["CrawlElapsedTime"] = int(latest.runtime_seconds * 1000) if running else 0
+            if finished:
+                data["LastCrawl"] = finished[-1].last_crawl()
+        return {k: v for k, v in data.items() if v is not None}
+
+    return as_dict
 
 
+# --- API actions -----------------------------------------------------------------------------------------------
+
+
+def _history_for(response: GlueResponse) -> CrawlHistoryBackend:
+    return _history(response.current_account, response.region)
+
+
+@add("moto.glue.responses.GlueResponse.get_crawler_metrics", why="moto has no GetCrawlerMetrics (the SDK call "
+     "fails with a 500)")
 def get_crawler_metrics(self: GlueResponse) -> str:
-    backend = self.glue_backend
+    backend, history = self.glue_backend, _history_for(self)
     names = self._get_param("CrawlerNameList") or list(backend.crawlers)
     limit = self._get_int_param("MaxResults") or _MAX_METRICS
     if not 0 < limit <= _MAX_METRICS:
@@ -216,8 +298,7 @@ def get_crawler_metrics(self: GlueResponse) -> str:
     for name in names[start : start + limit]:
         if name not in backend.crawlers:
             raise EntityNotFoundException(f"Crawler entry with name {name} does not exist")
-        with _LOCK:
-            finished = [c for c in _CRAWLS.get(name, []) if c.phase == "DONE"]
+        finished = history.finished(name)
         last = finished[-1] if finished else None
         metrics.append({
             "CrawlerName": name,
@@ -244,13 +325,16 @@ def _epoch(moment: dt.datetime) -> float:
 _CRAWL_STATES = {"SUCCEEDED": "COMPLETED", "FAILED": "FAILED", "CANCELLED": "STOPPED", "RUNNING": "RUNNING"}
 
 
+@patch("moto.glue.responses.GlueResponse.list_crawls", why="the crawls are the crawl history's, newest first, with "
+       "EndTime, ErrorMessage and the Summary of what each changed; Filters are refused by name")
 def list_crawls(self: GlueResponse) -> str:
     name = self._get_param("CrawlerName")
     self.glue_backend.get_crawler(name)
     if self._get_param("Filters"):
         raise InvalidInputException("ListCrawls", "Filters are not supported by the local AWS")
-    with _LOCK:
-        crawls = list(reversed(_CRAWLS.get(name, [])))
+    history = _history_for(self)
+    with history.lock:
+        crawls = list(reversed(history.crawls.get(name, [])))
     out = []
     for c in crawls[: self._get_int_param("MaxResults") or 20]:
         item = {
@@ -283,18 +367,20 @@ _UPDATABLE = {
 }
 
 
-def _refuse_while_crawling(name: str, action: str) -> None:
-    latest = _latest(name)
+def _refuse_while_crawling(history: CrawlHistoryBackend, name: str, action: str) -> None:
+    latest = history.latest(name)
     if latest is not None and latest.phase != "DONE":
         raise CrawlerRunningException(f"Cannot {action} crawler {name}: it is {latest.phase}")
 
 
+@add("moto.glue.responses.GlueResponse.update_crawler", why="moto has no UpdateCrawler")
 def update_crawler(self: GlueResponse) -> str:
-    """UpdateCrawler (moto has none): the given fields replace the crawler's; refused while it crawls."""
+    """UpdateCrawler: the given fields replace the crawler's, Version goes up by one; refused while it crawls."""
     name = self._get_param("Name")
     crawler = self.glue_backend.get_crawler(name)
-    with _LOCK:
-        _refuse_while_crawling(name, "update")
+    history = _history_for(self)
+    with history.lock:
+        _refuse_while_crawling(history, name, "update")
         for param, attribute in _UPDATABLE.items():
             value = self._get_param(param)
             if value is not None:
@@ -304,85 +390,51 @@ def update_crawler(self: GlueResponse) -> str:
     return "{}"
 
 
+@patch("moto.glue.responses.GlueResponse.delete_crawler", why="DeleteCrawler is refused while a crawl runs, and "
+       "takes the crawler's crawl history with it")
 def delete_crawler(self: GlueResponse) -> str:
     name = self._get_param("Name")
     self.glue_backend.get_crawler(name)
-    with _LOCK:
-        _refuse_while_crawling(name, "delete")
+    history = _history_for(self)
+    with history.lock:
+        _refuse_while_crawling(history, name, "delete")
         self.glue_backend.delete_crawler(name)
-        _CRAWLS.pop(name, None)
+        history.crawls.pop(name, None)
     return "{}"
 
 
-def install(server) -> None:
-    GlueBackend.start_crawler = _start_crawler
-    GlueBackend.stop_crawler = _stop_crawler
-    FakeCrawler.status = property(_status)
-    FakeCrawler.as_dict = _as_dict
-    GlueResponse.get_crawler_metrics = get_crawler_metrics
-    GlueResponse.list_crawls = list_crawls
-    GlueResponse.update_crawler = update_crawler
-    GlueResponse.delete_crawler = delete_crawler
+# --- CloudFormation --------------------------------------------------------------------------------------------
 
 
-# --- persistence -----------------------------------------------------------------------------------------------
+class GlueCrawler(LocalResource, CloudFormationModel):
+    """``AWS::Glue::Crawler`` (Ref: the crawler name), created through moto's Glue backend. An update re-creates
+    the crawler with the template's settings; its crawl history and the tables it wrote stay."""
 
-_SAVED_CRAWL_FIELDS = (
-    "crawler_name", "crawl_id", "status", "error_message", "tables_created", "tables_updated", "tables_deleted",
-    "partitions_created", "partitions_deleted",
-)
+    TYPE = "AWS::Glue::Crawler"
+    NAME_PROPERTY = "Name"
 
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        backend = glue_backends[account_id][region]
+        if name in backend.crawlers:
+            backend.delete_crawler(name)
+        backend.create_crawler(
+            name=name, role=props["Role"], database_name=props.get("DatabaseName"),
+            description=props.get("Description"), targets=props.get("Targets", {}),
+            schedule=(props.get("Schedule") or {}).get("ScheduleExpression"),
+            classifiers=props.get("Classifiers", []), table_prefix=props.get("TablePrefix"),
+            schema_change_policy=props.get("SchemaChangePolicy"), recrawl_policy=props.get("RecrawlPolicy"),
+            lineage_configuration=props.get("LineageConfiguration"), configuration=props.get("Configuration"),
+            crawler_security_configuration=props.get("CrawlerSecurityConfiguration"),
+            tags=props.get("Tags") or {},
+        )
+        return cls(name)
 
-def _state_file(server) -> Path | None:
-    state_dir = getattr(server, "state_dir", None)
-    return Path(state_dir) / "glue" / "catalog.json" if state_dir else None
-
-
-def _consistent_snapshot() -> dict:
-    """A crawl's writes are excluded by the lock; an API call changing the catalog mid-copy makes a retry."""
-    for attempt in range(_SNAPSHOT_ATTEMPTS):
-        try:
-            with _CATALOG_WRITE:
-                return catalog_state.snapshot()
-        except RuntimeError:  # "dictionary changed size during iteration"
-            if attempt == _SNAPSHOT_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05)
-    raise AssertionError("unreachable")
-
-
-def save_state(server) -> None:
-    path = _state_file(server)
-    if path is None:
-        return
-    data = _consistent_snapshot()
-    with _LOCK:
-        data["crawls"] = [
-            {**{k: getattr(c, k) for k in _SAVED_CRAWL_FIELDS},
-             "phase": c.phase, "start_time": c.start_time.isoformat(),
-             "end_time": c.end_time.isoformat() if c.end_time else None}
-            for crawls in _CRAWLS.values() for c in crawls
-        ]
-    catalog_state.write(path, data)
-
-
-def load_state(server) -> None:
-    path = _state_file(server)
-    if path is None or not path.exists():
-        return
-    data = catalog_state.read(path)
-    catalog_state.restore(data)
-    with _LOCK:
-        for record in data.get("crawls", []):
-            run = Crawl(**{k: record[k] for k in _SAVED_CRAWL_FIELDS},
-                        start_time=dt.datetime.fromisoformat(record["start_time"]),
-                        end_time=dt.datetime.fromisoformat(record["end_time"]) if record["end_time"] else None,
-                        phase=record["phase"])
-            if run.phase != "DONE":  # the crawl's thread died with the previous server
-                run.phase, run.status = "DONE", "FAILED"
-                run.error_message = "the local AWS stopped during the crawl"
-                run.end_time = run.end_time or run.start_time
-            known = {c.crawl_id for c in _CRAWLS.get(run.crawler_name, [])}
-            if run.crawl_id not in known:
-                _CRAWLS.setdefault(run.crawler_name, []).append(run)
-    log.info("Glue catalog loaded from %s", path)
+    @classmethod
+    def remove(cls, name, props, account_id, region):
+        backend = glue_backends[account_id][region]
+        if name in backend.crawlers:
+            backend.delete_crawler(name)
+        history = _history(account_id, region)
+        with history.lock:
+            history.crawls.pop(name, None)

@@ -1,17 +1,31 @@
 """Glue job runs: StartJobRun runs the job's script in local Spark (``local_aws.gluejob``), in a separate process.
 
-Jobs themselves (CreateJob, GetJob, ...) stay moto's; this module replaces the run actions: StartJobRun, GetJobRun,
-GetJobRuns, BatchStopJobRun. States: STARTING, RUNNING, then SUCCEEDED, FAILED (ErrorMessage: the script's last
-exception line and the driver log path), TIMEOUT or STOPPED. ``ExecutionProperty.MaxConcurrentRuns`` (default 1)
-is enforced. Each run keeps its driver log at ``<state_dir or tmp>/glue-jobs/<job>/<run_id>/driver.log`` and ships
-it to CloudWatch Logs (group ``/aws-glue/jobs/output``, stream = run id, as Glue does); GetJobRun shows
+Jobs themselves (CreateJob, GetJob, ...) stay moto's; the run actions are declared patches of moto's Glue API:
+StartJobRun, GetJobRun, GetJobRuns (replaced) and BatchStopJobRun (added; moto has none). States: STARTING,
+RUNNING, then SUCCEEDED, FAILED (ErrorMessage: the script's last exception line and the driver log path), TIMEOUT
+or STOPPED. ``ExecutionProperty.MaxConcurrentRuns`` (default 1) is enforced (ConcurrentRunsExceededException).
+Each run keeps its driver log at ``<state_dir or tmp>/glue-jobs/<job>/<run_id>/driver.log`` and ships it to
+CloudWatch Logs (group ``/aws-glue/jobs/output``, stream = run id, as Glue does); GetJobRun shows
 ``LogGroupName: /aws-glue/jobs`` and the file in an extra ``DriverLogPath`` field (raw HTTP only: SDKs drop fields
-outside the API model). The path is also in the ErrorMessage of a failed run and logged at INFO.
+outside the API model). The path is also in the ErrorMessage of a failed run and logged at INFO. Sources: AWS Glue
+API reference, "StartJobRun", "GetJobRun" (JobRun), "GetJobRuns", "BatchStopJobRun"; AWS Glue developer guide,
+"Logging for AWS Glue jobs" (log groups).
+
+State: the runs live on ``JobRunsBackend`` (one per account and region, in ``job_run_backends``), saved with moto's
+Glue backend by the state store and reset with it. StartJobRun is committed by the server before it answers; a
+run's end (its thread, after syncing the script's output to S3 and shipping the driver log) commits Glue, Logs and
+the S3 keys it wrote (``touch_and_commit``). A run that was active when the server died is restored FAILED, "the
+local AWS stopped during the run" (its process died with the server); a clean stop stops running runs (STOPPED).
 
 Runs start on a pre-started Spark driver when one is ready or starting (``local_aws.gluejob.warm_pool``;
 ``LOCAL_AWS_GLUE_WARM_DRIVERS``, default 1, 0 disables). The pool's first driver starts when a job is created
 (CreateJob or a CloudFormation AWS::Glue::Job, both through moto's ``GlueBackend.create_job``), never at server
-start, and every driver serves one run and is replaced after it. Server exit stops runs and drivers alike.
+start, and every driver serves one run and is replaced after it. The pool is a process resource, not state: the
+server's stop, moto's reset and the interpreter's exit shut it down (a reset keeps it configured, so the next job
+created warms a driver again).
+
+Settings (``local_aws.settings``): ``glue_warm_drivers``, ``glue_staging``, ``glue_seconds_per_timeout_minute``,
+read by the engine when a run needs them; a bad value fails that run with the setting's message.
 """
 
 from __future__ import annotations
@@ -23,6 +37,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from moto.core.base_backend import BackendDict
+from moto.core.common_models import CloudFormationModel
 from moto.glue.exceptions import (
     ConcurrentRunsExceededException,
     EntityNotFoundException,
@@ -32,35 +48,88 @@ from moto.glue.models import GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 from moto.moto_api._internal import mock_random
 
-from local_aws import ACCOUNT_ID, REGION
+from local_aws.backends import LocalBackend
+from local_aws.cfn_resources import LocalResource
 from local_aws.gluejob import runner, warm_pool
 from local_aws.gluejob.cloudwatch import LOG_GROUP_PREFIX
 from local_aws.gluejob.runner import ACTIVE_STATES, JobRun
+from local_aws.patches import add, patch
+from local_aws.state import store as state_store
 
 log = logging.getLogger(__name__)
 
-PRIORITY = 60
-
 _MAX_RESULTS = 200  # GetJobRuns' limit
-_RUNS: dict[str, list[JobRun]] = {}
-_LOCK = threading.Lock()
-_SETTINGS: dict = {"base_dir": None, "endpoint_url": None}
+INTERRUPTED = "the local AWS stopped during the run"
+
+
+class StoredJobRun(JobRun):
+    """A run as the backend keeps it: the driver process and the end callback are runtime, never saved."""
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "process": None, "on_done": None}
+
+
+class JobRunsBackend(LocalBackend):
+    """The runs of every job of one account and region: ``runs`` maps a job name to its runs, in start order.
+
+    ``base_dir`` (where run folders go) and ``endpoint_url`` (what scripts call back) are the running server's
+    wiring, set on the class by ``install`` (not state: they outlive a moto reset as the server does)."""
+
+    SERVICE = "glue"
+    RUNTIME = ("lock",)
+    base_dir: Path | None = None
+    endpoint_url: str | None = None
+
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.runs: dict[str, list[StoredJobRun]] = {}
+        self.lock = threading.Lock()
+
+    @classmethod
+    def wire(cls, base_dir: Path | None, endpoint_url: str | None) -> None:
+        cls.base_dir, cls.endpoint_url = base_dir, endpoint_url
+
+    def find(self, job_name: str, run_id: str) -> StoredJobRun | None:
+        with self.lock:
+            return next((r for r in self.runs.get(job_name, []) if r.run_id == run_id), None)
+
+    def active(self) -> list[StoredJobRun]:
+        with self.lock:
+            return [r for runs in self.runs.values() for r in runs if r.state in ACTIVE_STATES]
+
+    def restored(self) -> None:
+        """An active run's process died with the previous server: it ends FAILED at its last recorded time
+        (so restoring twice gives the same record)."""
+        for runs in self.runs.values():
+            for run in runs:
+                if run.state in ACTIVE_STATES:
+                    run.state, run.error_message, run.completed_on = "FAILED", INTERRUPTED, run.modified_on
+
+    def shutdown(self) -> None:
+        """Stop this backend's runs (their process groups) and the idle warm drivers."""
+        warm_pool.POOL.drain("the local AWS is stopping or resetting")
+        for run in self.active():
+            runner.stop(run)
+            if run.process is not None:
+                runner.kill_process_group(run.process)
+            run.set_state("STOPPED")
+
+
+job_run_backends = BackendDict(JobRunsBackend, "glue")
 
 
 def _base_dir() -> Path:
-    configured = _SETTINGS["base_dir"]
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "glue-jobs"
+    return JobRunsBackend.base_dir or Path(tempfile.gettempdir()) / "glue-jobs"
 
 
-def _job(name: str | None):
+def _runs_for(response: GlueResponse) -> JobRunsBackend:
+    return job_run_backends[response.current_account][response.region]
+
+
+def _job(response: GlueResponse, name: str | None, action: str):
     if not name:
-        raise InvalidInputException("StartJobRun", "JobName is required")
-    return glue_backends[ACCOUNT_ID][REGION].get_job(name)
-
-
-def _find(job_name: str, run_id: str) -> JobRun | None:
-    with _LOCK:
-        return next((r for r in _RUNS.get(job_name, []) if r.run_id == run_id), None)
+        raise InvalidInputException(action, "JobName is required")
+    return response.glue_backend.get_job(name)  # EntityNotFoundException
 
 
 def _describe(run: JobRun) -> dict:
@@ -87,20 +156,26 @@ def _describe(run: JobRun) -> dict:
     return out
 
 
-def _log_end(run: JobRun) -> None:
+def _run_ended(run: JobRun) -> None:
+    """The run's thread is done with it: its state, its output in S3 and its driver log in Logs are durable."""
     log.info(
         "glue job %s run %s ended %s in %ss%s",
         run.job_name, run.run_id, run.state, run.execution_seconds,
         f": {run.error_message}" if run.error_message else "",
     )
+    try:
+        state_store.touch_and_commit("glue", "logs")
+    except Exception:  # the server is stopping and its store closed: the restart settles the run
+        log.exception("the end of glue job run %s could not be made durable", run.run_id)
 
 
 # --- actions (methods of moto's GlueResponse, looked up by name per request) -----------------------------------
 
 
+@patch("moto.glue.responses.GlueResponse.start_job_run", why="a run executes the job's script in local Spark "
+       "(moto only records a run); MaxConcurrentRuns is enforced")
 def start_job_run(self: GlueResponse) -> str:
-    name = self._get_param("JobName")
-    job = _job(name)
+    job = _job(self, self._get_param("JobName"), "StartJobRun")
     given = self._get_param("Arguments") or {}
     arguments = {**(job.default_arguments or {}), **given, **(job.non_overridable_arguments or {})}
     command = job.command or {}
@@ -109,11 +184,12 @@ def start_job_run(self: GlueResponse) -> str:
         raise InvalidInputException("StartJobRun", "Timeout must be a positive number of minutes")
     limit = int((job.execution_property or {}).get("MaxConcurrentRuns", 1))
     run_id = f"jr_{mock_random.get_random_hex(64)}"
-    with _LOCK:
-        active = [r for r in _RUNS.get(job.name, []) if r.state in ACTIVE_STATES]
+    runs = _runs_for(self)
+    with runs.lock:
+        active = [r for r in runs.runs.get(job.name, []) if r.state in ACTIVE_STATES]
         if len(active) >= limit:
             raise ConcurrentRunsExceededException(f"Concurrent runs exceeded for {job.name}")
-        run = JobRun(
+        run = StoredJobRun(
             job_name=job.name,
             run_id=run_id,
             script_location=command.get("ScriptLocation", ""),
@@ -121,7 +197,7 @@ def start_job_run(self: GlueResponse) -> str:
             arguments=arguments,
             timeout_minutes=timeout,
             run_dir=_base_dir() / job.name / run_id,
-            endpoint_url=_SETTINGS["endpoint_url"],
+            endpoint_url=JobRunsBackend.endpoint_url,
             extra={
                 "WorkerType": self._get_param("WorkerType") or job.worker_type,
                 "NumberOfWorkers": self._get_int_param("NumberOfWorkers") or job.number_of_workers,
@@ -129,28 +205,32 @@ def start_job_run(self: GlueResponse) -> str:
                 "GlueVersion": job.glue_version,
                 "ExecutionClass": job.execution_class,
             },
-            on_done=_log_end,
+            on_done=_run_ended,
         )
-        _RUNS.setdefault(job.name, []).append(run)
+        runs.runs.setdefault(job.name, []).append(run)
     threading.Thread(target=runner.execute, args=(run,), name=f"glue-{run_id[:12]}", daemon=True).start()
     log.info("glue job %s run %s started; driver log %s", job.name, run_id, run.driver_log)
     return json.dumps({"JobRunId": run_id})
 
 
+@patch("moto.glue.responses.GlueResponse.get_job_run", why="runs are the local runs, with their real state, "
+       "ErrorMessage and driver log")
 def get_job_run(self: GlueResponse) -> str:
     name, run_id = self._get_param("JobName"), self._get_param("RunId")
-    _job(name)
-    run = _find(name, run_id)
+    _job(self, name, "GetJobRun")
+    run = _runs_for(self).find(name, run_id)
     if run is None:
         raise EntityNotFoundException(f"Job run {run_id} not found for job {name}")
     return json.dumps({"JobRun": _describe(run)})
 
 
+@patch("moto.glue.responses.GlueResponse.get_job_runs", why="runs are the local runs, newest first, paginated")
 def get_job_runs(self: GlueResponse) -> str:
     name = self._get_param("JobName")
-    _job(name)
-    with _LOCK:
-        runs = sorted(_RUNS.get(name, []), key=lambda r: r.started_on, reverse=True)
+    _job(self, name, "GetJobRuns")
+    backend = _runs_for(self)
+    with backend.lock:
+        runs = sorted(backend.runs.get(name, []), key=lambda r: r.started_on, reverse=True)
     token = self._get_param("NextToken") or "0"
     if not token.isdigit():
         raise InvalidInputException("GetJobRuns", "NextToken is not valid")
@@ -164,12 +244,15 @@ def get_job_runs(self: GlueResponse) -> str:
     return json.dumps(body)
 
 
+@add("moto.glue.responses.GlueResponse.batch_stop_job_run", why="moto has no BatchStopJobRun")
 def batch_stop_job_run(self: GlueResponse) -> str:
+    """Stops each run that is STARTING, RUNNING or WAITING; the others are listed in Errors, as AWS does."""
     name = self._get_param("JobName")
-    _job(name)
+    _job(self, name, "BatchStopJobRun")
+    backend = _runs_for(self)
     stopped, errors = [], []
     for run_id in self._get_param("JobRunIds") or []:
-        run = _find(name, run_id)
+        run = backend.find(name, run_id)
         if run is None or run.state not in ("STARTING", "RUNNING", "WAITING"):
             state = run.state if run else "unknown"
             errors.append({
@@ -186,86 +269,79 @@ def batch_stop_job_run(self: GlueResponse) -> str:
     return json.dumps({"SuccessfulSubmissions": stopped, "Errors": errors})
 
 
-_ACTIONS = (start_job_run, get_job_run, get_job_runs, batch_stop_job_run)
-
-
-def shutdown(server) -> None:
-    """The server stops: its warm drivers and running jobs go with it."""
-    _stop_all()
-
-
-def _stop_all() -> None:
-    """Never leave a Spark process behind when the server stops or the process hosting it exits."""
-    warm_pool.POOL.shutdown()
-    with _LOCK:
-        live = [r for runs in _RUNS.values() for r in runs if r.state in ACTIVE_STATES]
-    for run in live:
-        runner.stop(run)
-        if run.process is not None:
-            runner.kill_process_group(run.process)
-        run.set_state("STOPPED")
-
-
-_SAVED_FIELDS = (
-    "job_name", "run_id", "script_location", "run_arguments", "arguments", "timeout_minutes", "endpoint_url",
-    "extra", "state", "error_message", "started_on", "modified_on", "completed_on",
-)
-
-
-def _state_file(server) -> Path | None:
-    state_dir = getattr(server, "state_dir", None)
-    return Path(state_dir) / "glue-jobs" / "job-runs.json" if state_dir else None
-
-
-def save_state(server) -> None:
-    """Persist the run history (the server also calls this periodically, so running jobs are left alone; a run
-    still active in the saved state loads as FAILED, since its process died with the server)."""
-    path = _state_file(server)
-    if path is None:
-        return
-    with _LOCK:
-        records = [
-            {**{name: getattr(r, name) for name in _SAVED_FIELDS}, "run_dir": str(r.run_dir)}
-            for runs in _RUNS.values() for r in runs
-        ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(records))
-
-
-def load_state(server) -> None:
-    path = _state_file(server)
-    if path is None or not path.exists():
-        return
-    with _LOCK:
-        for record in json.loads(path.read_text()):
-            run = JobRun(**{**record, "run_dir": Path(record["run_dir"])})
-            if run.state in ACTIVE_STATES:  # a crash left it unfinished: it cannot be resumed
-                run.set_state("FAILED", "the local AWS stopped during the run")
-            known = {r.run_id for r in _RUNS.get(run.job_name, [])}
-            if run.run_id not in known:
-                _RUNS.setdefault(run.job_name, []).append(run)
-
-
-def _warm_driver_on_job_creation(create_job):
-    def create_job_and_warm_a_driver(self, *args, **kwargs):
-        result = create_job(self, *args, **kwargs)
+@patch("moto.glue.models.GlueBackend.create_job", why="creating a job starts a warm Spark driver, so its first run "
+       "does not pay Spark's start-up", wrap=True)
+def _create_job(original):
+    def create_job(self: GlueBackend, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        job_run_backends[self.account_id][self.region_name]  # exists from now on, so moto's reset drains the pool
         warm_pool.POOL.ensure_started()
         return result
 
-    create_job_and_warm_a_driver.warms_drivers = True
-    return create_job_and_warm_a_driver
+    return create_job
+
+
+# --- CloudFormation --------------------------------------------------------------------------------------------
+
+
+class GlueJob(LocalResource, CloudFormationModel):
+    """``AWS::Glue::Job`` (Ref: the job name), created through moto's Glue backend (so it warms a driver as
+    CreateJob does). An update re-creates the job; its runs stay."""
+
+    TYPE = "AWS::Glue::Job"
+    NAME_PROPERTY = "Name"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        backend = glue_backends[account_id][region]
+        if name in backend.jobs:
+            backend.delete_job(name)
+        backend.create_job(
+            name=name, role=props["Role"], command=props["Command"], description=props.get("Description"),
+            log_uri=props.get("LogUri"), execution_property=props.get("ExecutionProperty"),
+            default_arguments=props.get("DefaultArguments"),
+            non_overridable_arguments=props.get("NonOverridableArguments"),
+            connections=props.get("Connections"), max_retries=props.get("MaxRetries"),
+            allocated_capacity=props.get("AllocatedCapacity"), timeout=props.get("Timeout"),
+            max_capacity=props.get("MaxCapacity"), security_configuration=props.get("SecurityConfiguration"),
+            tags=props.get("Tags") or {}, notification_property=props.get("NotificationProperty"),
+            glue_version=props.get("GlueVersion"), number_of_workers=props.get("NumberOfWorkers"),
+            worker_type=props.get("WorkerType"), code_gen_configuration_nodes=None,
+            execution_class=props.get("ExecutionClass"), source_control_details=None,
+        )
+        return cls(name)
+
+    @classmethod
+    def remove(cls, name, props, account_id, region):
+        backend = glue_backends[account_id][region]
+        if name in backend.jobs:
+            backend.delete_job(name)
+
+
+# --- server hooks ----------------------------------------------------------------------------------------------
 
 
 def install(server) -> None:
+    """Runtime wiring: where run folders and warm drivers live, and the endpoint scripts call back."""
     state_dir = getattr(server, "state_dir", None)
-    _SETTINGS["base_dir"] = Path(state_dir) / "glue-jobs" if state_dir else None
-    _SETTINGS["endpoint_url"] = endpoint_url = getattr(server, "endpoint_url", None)
-    for action in _ACTIONS:
-        setattr(GlueResponse, action.__name__, action)
+    endpoint_url = getattr(server, "endpoint_url", None)
+    JobRunsBackend.wire(Path(state_dir) / "glue-jobs" if state_dir else None, endpoint_url)
     warm_pool.POOL.configure(
         _base_dir() / ".warm-drivers",
         lambda spark_local_dirs: runner.spark_environment(endpoint_url, spark_local_dirs, []),
     )
-    if not getattr(GlueBackend.create_job, "warms_drivers", False):
-        GlueBackend.create_job = _warm_driver_on_job_creation(GlueBackend.create_job)
-    atexit.register(_stop_all)
+
+
+def shutdown(server) -> None:
+    """The server stops: its warm drivers and running jobs go with it (the backends stop their runs)."""
+    warm_pool.POOL.shutdown()
+
+
+def _stop_all() -> None:
+    """Never leave a Spark process behind when the process hosting the local AWS exits."""
+    warm_pool.POOL.shutdown()
+    for _, _, backend in list(job_run_backends.iter_backends()):
+        backend.shutdown()
+
+
+atexit.register(_stop_all)
