@@ -88,12 +88,11 @@ def _action(environ: dict) -> str:
     return environ.get("PATH_INFO", "").rstrip("/").rsplit("/", 1)[-1]
 
 
-def request_changes_state(environ: dict, service: str | None) -> bool:
-    method = environ.get("REQUEST_METHOD", "GET")
-    if method in ("GET", "HEAD", "OPTIONS"):
+def request_changes_state(environ: dict) -> bool:
+    """False for requests that only read (GET/HEAD, or an action named Get*, Describe*, List*...). Call before
+    moto handles the request: a form-encoded body is read here and put back."""
+    if environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD", "OPTIONS"):
         return False
-    if service == "s3":
-        return True
     return not _action(environ).startswith(READ_ACTION_PREFIXES)
 
 
@@ -212,7 +211,7 @@ class LocalAWS:
         }
         return Response(json.dumps(body), mimetype="application/json")
 
-    def _commit(self, environ: dict) -> None:
+    def _commit(self, environ: dict, changes_state: bool) -> None:
         store = self.store
         if store is None:
             return
@@ -220,7 +219,9 @@ class LocalAWS:
         if service == "moto_api" and environ.get("PATH_INFO", "").endswith("/reset"):
             store.clear()
             return
-        if request_changes_state(environ, service):
+        if service == "s3":  # REST: every PUT, POST and DELETE changes something (S3 Select reads, rarely)
+            changes_state = environ.get("REQUEST_METHOD") not in ("GET", "HEAD", "OPTIONS")
+        if changes_state:
             store.commit_for_request(service, s3_bucket_of(environ) if service == "s3" else None, True)
 
     def _wrap(self, app):
@@ -238,9 +239,10 @@ class LocalAWS:
                 return start_response(status, headers, exc_info)
 
             try:
+                changes_state = self.store is not None and request_changes_state(environ)
                 result = app(environ, recording_start_response)
                 # Durable before acknowledged: the server sends status and body only once we return.
-                self._commit(environ)
+                self._commit(environ, changes_state)
                 return result
             finally:
                 if log.isEnabledFor(logging.DEBUG):
