@@ -1,8 +1,13 @@
 """DuckDB databases standing in for Redshift cluster databases, and the executor that runs translated statements.
 
-One DuckDB database per (cluster, database): a file under ``<state_dir>/redshift/<cluster>/<db>.duckdb``, or in
-memory without a state dir. Each statement (or session) gets its own DuckDB cursor; the per-database lock
-serialises statement execution so catalog reads, COPY registration and writes never interleave.
+One DuckDB database per (cluster, database): a file the caller names (the Data API service puts them under
+``<state_dir>/redshift``), or in memory without one. Each statement (or session) gets its own DuckDB cursor; the
+per-database lock serialises statement execution so catalog reads, COPY registration and writes never interleave.
+
+Durability: a DuckDB commit is on disk when it returns. DuckDB appends the transaction to the database's WAL and
+syncs it before the commit completes (measured with strace on duckdb 2.0.1: 200 autocommitted INSERTs issue 205
+``fdatasync`` calls, about 1.8 ms per commit on this machine kind), so a statement's committed changes survive a
+SIGKILL of the server; an open transaction (a batch, a session's BEGIN) is rolled back by the crash.
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ class Connection:
     cursor: duckdb.DuckDBPyConnection
     in_transaction: bool = False
     last_used: float = field(default_factory=time.monotonic)
+    # moto services this connection's statements changed outside the warehouse ("s3" by UNLOAD, "glue" by CREATE
+    # EXTERNAL SCHEMA ... CREATE EXTERNAL DATABASE), so the caller makes them durable too
+    changed: set[str] = field(default_factory=set)
 
     def column_types(self, schema: str | None, name: str) -> dict[str, str] | None:
         if schema and schema.lower() in (external := spectrum.external_schemas(self.cursor)):
@@ -126,8 +134,10 @@ class Connection:
         if plan.kind == "unload":
             command = copy_unload.parse_unload(plan.sql)
             rows = self._query_arrow(command.query)
+            self.changed.add("s3")
             return Outcome(result_rows=copy_unload.write_unload(command, rows))
         if plan.kind == "external_schema":
+            self.changed.add("glue")
             spectrum.create_external_schema(self.cursor, plan.sql)
             return Outcome()
         if plan.cascade_from is not None:

@@ -3,44 +3,67 @@
 Each ExecuteStatement / BatchExecuteStatement gets a worker thread running it on its own DuckDB cursor (or on the
 session's, which keeps temp tables and an open transaction between calls until the session expires). A batch is
 one transaction: a failing sub-statement rolls back the ones before it, and the ones after it end ABORTED.
+
+State and runtime are apart: the statements (with their results) and the id counters are plain data owned by the
+caller (the Data API service keeps them on its backend, which the state store saves); ``RedshiftData`` holds what
+cannot outlive the process (DuckDB connections, sessions, worker threads) and works on those statements. When a
+statement ends it calls ``on_end(statement, changed)``, ``changed`` naming the moto services its SQL changed outside
+the warehouse (``"s3"`` after UNLOAD, ``"glue"`` after CREATE EXTERNAL DATABASE), so the caller can make the new
+status durable at once. Refusals are ``local_aws.redshift.errors.DataApiRefusal`` subclasses; the service words them.
 """
 
 from __future__ import annotations
 
-import base64
-import itertools
-import json
+import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from local_aws.redshift.engine import Connection, Database, Outcome
-from local_aws.redshift.errors import RedshiftError
+from local_aws.redshift.errors import (
+    InvalidStatementRequest,
+    RedshiftError,
+    SessionUnavailable,
+    StatementNotFound,
+    TooManyActiveStatements,
+)
 from local_aws.redshift.splitting import split_statements
 
 ACTIVE = ("SUBMITTED", "PICKED", "STARTED")
-PAGE_ROWS = 1000  # rows per GetStatementResult page (AWS pages by size; rows keep tokens predictable here)
-_PIDS = itertools.count(1073815000)
-_QUERY_IDS = itertools.count(5200)
+# "Considerations when calling the Amazon Redshift Data API" (redshift/latest/mgmt/data-api.html): "The maximum
+# retention time for query results is 24 hours" and at most 200 active (SUBMITTED and STARTED) queries per cluster.
+RESULT_RETENTION_SECONDS = 24 * 3600
+ACTIVE_STATEMENTS_PER_CLUSTER = 200
+INTERRUPTED = ("ERROR: the local AWS stopped while this statement was {state}; it did not complete and is not run "
+               "again (an open transaction was rolled back)")
 
 
-class ApiError(Exception):
-    """Raised to the caller as the Data API's error (code, message), before any statement runs."""
+@dataclass
+class Counters:
+    """The RedshiftPid and RedshiftQueryId sequences; saved with the statements, so no id repeats after a restart."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+    next_pid: int = 1073815000
+    next_query_id: int = 5200
+
+    def pid(self) -> int:
+        self.next_pid += 1
+        return self.next_pid
+
+    def query_id(self) -> int:
+        self.next_query_id += 1
+        return self.next_query_id
 
 
 @dataclass
 class Run:
-    """One SQL text run: a statement, or one sub-statement of a batch."""
+    """One SQL text run: a statement, or one sub-statement of a batch. Times are epoch seconds; ``duration_ns`` is
+    -1 until the run ends."""
 
     id: str
     query_string: str
@@ -48,7 +71,7 @@ class Run:
     error: str | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
-    started_ns: int | None = None
+    started_ns: int | None = None  # time.monotonic_ns() of this process: meaningless after a restart
     duration_ns: int = -1
     outcome: Outcome | None = None
     redshift_query_id: int = 0
@@ -75,12 +98,44 @@ class Statement(Run):
     subs: list[Run] = field(default_factory=list)
     session_id: str | None = None
     redshift_pid: int = 0
-    connection: Connection | None = None
+    connection: Connection | None = None  # runtime: the cursor running it, for CancelStatement
     cancelled: bool = False
 
     @property
     def is_batch(self) -> bool:
         return self.sqls is not None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the DuckDB cursor is not state (and cannot be pickled)
+        return {**self.__dict__, "connection": None}
+
+
+def settle_interrupted(statement: Statement) -> bool:
+    """A statement restored in an active status ran in a server that is gone: end it FAILED (its sub-statements
+    FAILED or ABORTED) with a message saying so. Returns whether it changed. AWS would have finished it; a restart
+    cannot, and DuckDB rolled back whatever transaction it had open."""
+    if statement.status not in ACTIVE:
+        return False
+    message = INTERRUPTED.format(state="running" if statement.status == "STARTED" else "waiting to run")
+    for run in (statement, *statement.subs):
+        run.started_ns = None  # the old process's clock
+    failed_at = None
+    for index, sub in enumerate(statement.subs):
+        if sub.status == "STARTED":
+            sub.set("FAILED", message)
+            failed_at = index
+        elif sub.status in ACTIVE:
+            sub.set("ABORTED")
+    if failed_at is not None:
+        statement.set("FAILED", f"Query #{failed_at + 1} failed with {message}")
+    else:
+        statement.set("FAILED", message)
+    return True
+
+
+def expired(statement: Statement, now: float) -> bool:
+    """A finished statement older than the Data API's result retention."""
+    return statement.status not in ACTIVE and statement.updated_at < now - RESULT_RETENTION_SECONDS
 
 
 @dataclass
@@ -101,55 +156,54 @@ class Session:
 
 
 class RedshiftData:
-    """All statements, sessions and databases of the local Redshift (one per server)."""
+    """The running warehouse of one account and region: its databases, sessions and statement workers.
 
-    def __init__(self, state_dir: Path | None):
-        self.state_dir = state_dir
-        self.statements: dict[str, Statement] = {}
+    ``directory`` holds one DuckDB file per database (``<directory>/<cluster>/<database>.duckdb``); None keeps them
+    in memory. ``statements`` and ``counters`` are the caller's (its saved state), changed in place."""
+
+    def __init__(self, directory: Path | None, statements: dict[str, Statement], counters: Counters,
+                 on_end: Callable[[Statement, set[str]], None] | None = None):
+        self.directory = directory
+        self.statements = statements
+        self.counters = counters
+        self.on_end = on_end
         self.sessions: dict[str, Session] = {}
         self.databases: dict[tuple[str, str], Database] = {}
         self.lock = threading.RLock()
 
     # --- databases and sessions ----------------------------------------------------------------------------
 
+    def database_path(self, cluster: str, name: str) -> Path | None:
+        return self.directory / cluster / f"{name}.duckdb" if self.directory else None
+
     def database(self, cluster: str, name: str) -> Database:
         with self.lock:
             key = (cluster, name)
             if key not in self.databases:
-                path = self.state_dir / "redshift" / cluster / f"{name}.duckdb" if self.state_dir else None
-                self.databases[key] = Database(cluster, name, path)
+                self.databases[key] = Database(cluster, name, self.database_path(cluster, name))
             return self.databases[key]
 
     def expire_sessions(self) -> None:
         now = time.monotonic()
         with self.lock:
-            expired = [s for s in self.sessions.values() if s.expires < now and not s.busy.locked()]
-            for session in expired:
+            expired_sessions = [s for s in self.sessions.values() if s.expires < now and not s.busy.locked()]
+            for session in expired_sessions:
                 del self.sessions[session.id]
-        for session in expired:
+        for session in expired_sessions:
             with session.database.lock:
                 session.connection.close()
 
     def session(self, session_id: str) -> Session:
+        """The live session; SessionUnavailable when it expired, is unknown, or was lost with a restart."""
         self.expire_sessions()
         with self.lock:
             session = self.sessions.get(session_id)
         if session is None:
-            raise ApiError("ValidationException", f"Session {session_id} is not available: expired or unknown.")
+            raise SessionUnavailable(session_id)
         return session
 
-    def checkpoint(self) -> None:
-        """Fold each database's WAL into its file; skipped for a database with a transaction open elsewhere."""
-        with self.lock:
-            databases = list(self.databases.values())
-        for database in databases:
-            with database.lock:
-                try:
-                    database.connection.execute("CHECKPOINT")
-                except duckdb.Error:
-                    pass  # an open session transaction: the WAL keeps the data durable until the next try
-
     def close(self) -> None:
+        """Roll back what sessions left open and close every database (DuckDB checkpoints its WAL on close)."""
         with self.lock:
             sessions, self.sessions = list(self.sessions.values()), {}
             databases, self.databases = list(self.databases.values()), {}
@@ -158,19 +212,48 @@ class RedshiftData:
         for database in databases:
             database.close()
 
+    def drop(self, cluster: str | None = None) -> None:
+        """Delete the database files of ``cluster`` (every cluster when None): the cluster is gone. Close first."""
+        if self.directory is None:
+            return
+        target = self.directory / cluster if cluster else self.directory
+        shutil.rmtree(target, ignore_errors=True)
+
+    def close_cluster(self, cluster: str) -> None:
+        """Close the sessions and databases of one cluster (before its files are dropped)."""
+        with self.lock:
+            sessions = [s for s in self.sessions.values() if s.cluster == cluster]
+            for session in sessions:
+                del self.sessions[session.id]
+            databases = [d for key, d in self.databases.items() if key[0] == cluster]
+            self.databases = {k: d for k, d in self.databases.items() if k[0] != cluster}
+        for session in sessions:
+            session.connection.close()
+        for database in databases:
+            database.close()
+
     # --- submitting ----------------------------------------------------------------------------------------
 
     def submit(self, statement: Statement, texts: list[str], database_exists: bool, keep_alive: int | None) -> None:
+        """Record ``statement`` (SUBMITTED) and start running it. Raises SessionUnavailable for a dead session and
+        TooManyActiveStatements when its cluster is at the Data API's limit; finished statements older than the
+        result retention are forgotten here."""
         self.expire_sessions()  # idle sessions release their cursor (and roll back what they left open)
         session = None
         if statement.session_id:
             session = self.session(statement.session_id)
             statement.cluster, statement.database = session.cluster, session.db_name
             statement.db_user, statement.secret_arn = session.db_user, session.secret_arn
-        statement.redshift_pid = next(_PIDS)
         if statement.is_batch:
             statement.subs = [Run(id=f"{statement.id}:{i}", query_string=sql) for i, sql in enumerate(texts, 1)]
         with self.lock:
+            now = time.time()
+            for old in [s for s in self.statements.values() if expired(s, now)]:
+                del self.statements[old.id]
+            active = sum(1 for s in self.statements.values() if s.status in ACTIVE and s.cluster == statement.cluster)
+            if active >= ACTIVE_STATEMENTS_PER_CLUSTER:
+                raise TooManyActiveStatements(statement.cluster, ACTIVE_STATEMENTS_PER_CLUSTER)
+            statement.redshift_pid = self.counters.pid()
             self.statements[statement.id] = statement
         if session is None and keep_alive and database_exists:
             database = self.database(statement.cluster, statement.database)
@@ -190,6 +273,7 @@ class RedshiftData:
         worker.start()
 
     def _work(self, statement: Statement, texts: list[str], database_exists: bool, session: Session | None) -> None:
+        changed: set[str] = set()
         if session is not None:
             session.busy.acquire()  # statements of one session run one after another, like one connection
         try:
@@ -202,6 +286,7 @@ class RedshiftData:
                 return
             database = self.database(statement.cluster, statement.database)
             connection = session.connection if session else database.cursor()
+            connection.changed = set()
             statement.connection = connection
             try:
                 with database.lock:
@@ -213,6 +298,7 @@ class RedshiftData:
                     else:
                         self._run_single(statement, connection, texts)
             finally:
+                changed = connection.changed
                 statement.connection = None
                 if session is None:
                     connection.close()
@@ -222,12 +308,14 @@ class RedshiftData:
             if session is not None:
                 session.touch()
                 session.busy.release()
+            if self.on_end is not None:
+                self.on_end(statement, changed)
 
     def _run_single(self, statement: Statement, connection: Connection, texts: list[str]) -> None:
         outcome = Outcome()
         try:
             for text in texts:
-                statement.redshift_query_id = next(_QUERY_IDS)
+                statement.redshift_query_id = self.counters.query_id()
                 outcome = connection.run(text)
                 if statement.cancelled:
                     raise RedshiftError("Query cancelled on user's request")
@@ -243,7 +331,7 @@ class RedshiftData:
         connection.begin()
         failed_at = None
         for index, sub in enumerate(statement.subs):
-            sub.redshift_query_id = next(_QUERY_IDS)
+            sub.redshift_query_id = self.counters.query_id()
             sub.set("STARTED")
             try:
                 outcome = Outcome()
@@ -285,25 +373,27 @@ class RedshiftData:
     # --- reading -------------------------------------------------------------------------------------------
 
     def get(self, statement_id: str) -> tuple[Statement, Run]:
+        """(statement, run): the run is the statement itself, or its sub-statement for an ``<id>:<n>`` id.
+        StatementNotFound for an unknown id or one past the result retention."""
         base, _, sub = (statement_id or "").partition(":")
         with self.lock:
             statement = self.statements.get(base)
-        if statement is None:
-            raise ApiError("ResourceNotFoundException", f"Query does not exist: {statement_id}")
+        if statement is None or expired(statement, time.time()):
+            raise StatementNotFound(statement_id)
         if not sub:
             return statement, statement
         if not sub.isdigit() or not 1 <= int(sub) <= len(statement.subs):
-            raise ApiError("ResourceNotFoundException", f"Query does not exist: {statement_id}")
+            raise StatementNotFound(statement_id)
         return statement, statement.subs[int(sub) - 1]
 
     def cancel(self, statement_id: str) -> None:
+        """Abort an active statement and wait (up to 10 s) for it to end. InvalidStatementRequest for a
+        sub-statement or a statement that already ended."""
         statement, run = self.get(statement_id)
         if run is not statement:
-            raise ApiError("ValidationException", "Cancel the batch statement, not one of its sub-statements")
+            raise InvalidStatementRequest("Cancel the batch statement, not one of its sub-statements")
         if statement.status not in ACTIVE:
-            raise ApiError(
-                "ValidationException", f"Could not cancel a query that is already in {statement.status} state"
-            )
+            raise InvalidStatementRequest(f"Could not cancel a query that is already in {statement.status} state")
         statement.cancelled = True
         connection = statement.connection
         if connection is not None:
@@ -318,75 +408,8 @@ class RedshiftData:
             time.sleep(0.01)
 
     def listing(self) -> list[Statement]:
+        """Statements within the retention period, newest first."""
+        now = time.time()
         with self.lock:
-            return sorted(self.statements.values(), key=lambda s: s.created_at, reverse=True)
-
-
-# --- result encoding -----------------------------------------------------------------------------------------
-
-_TYPE_NAMES = {
-    "BIGINT": "int8", "INTEGER": "int4", "SMALLINT": "int2", "TINYINT": "int2", "HUGEINT": "int8",  # sum(int)
-    "UBIGINT": "numeric", "UINTEGER": "int8", "USMALLINT": "int4", "UTINYINT": "int2",
-    "DOUBLE": "float8", "FLOAT": "float4", "REAL": "float4", "BOOLEAN": "bool", "VARCHAR": "varchar",
-    "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamptz", "TIME": "time",
-    "BLOB": "varbyte", "INTERVAL": "interval",
-}
-
-
-def column_metadata(name: str, duck_type: str) -> dict:
-    upper = duck_type.upper()
-    precision, scale = 0, 0
-    if upper.startswith("DECIMAL"):
-        type_name = "numeric"
-        inside = upper[upper.find("(") + 1:upper.find(")")] if "(" in upper else "18,3"
-        precision, scale = (int(x) for x in inside.split(","))
-    else:
-        type_name = _TYPE_NAMES.get(upper, "varchar" if upper.startswith("VARCHAR") else upper.lower())
-        precision = {"int8": 19, "int4": 10, "int2": 5, "float8": 17, "float4": 8, "varchar": 65535,
-                     "timestamp": 29, "date": 13, "bool": 1}.get(type_name, 0)
-    return {
-        "name": name, "label": name, "typeName": type_name, "precision": precision, "scale": scale,
-        "nullable": 1, "isCaseSensitive": type_name == "varchar", "isCurrency": False,
-        "isSigned": type_name in ("int8", "int4", "int2", "float8", "float4", "numeric"),
-        "length": 0, "schemaName": "", "tableName": "", "columnDefault": None,
-    }
-
-
-def field_value(value) -> dict:
-    if value is None:
-        return {"isNull": True}
-    if isinstance(value, bool):
-        return {"booleanValue": value}
-    if isinstance(value, int):
-        return {"longValue": value}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, Decimal):
-        return {"stringValue": str(value)}
-    if isinstance(value, datetime):
-        return {"stringValue": value.isoformat(sep=" ")}
-    if isinstance(value, date):
-        return {"stringValue": value.isoformat()}
-    if isinstance(value, (bytes, bytearray)):
-        return {"blobValue": base64.b64encode(bytes(value)).decode()}
-    return {"stringValue": str(value)}
-
-
-def result_size(outcome: Outcome | None) -> int:
-    if outcome is None or not outcome.has_result_set:
-        return 0
-    return sum(len(json.dumps([str(v) for v in row])) for row in outcome.rows)
-
-
-def encode_token(statement_id: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"id": statement_id, "offset": offset}).encode()).decode()
-
-
-def decode_token(token: str, statement_id: str) -> int:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if data["id"] != statement_id:
-            raise ValueError
-        return int(data["offset"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ApiError("ValidationException", "The NextToken is invalid for this statement") from exc
+            kept = [s for s in self.statements.values() if not expired(s, now)]
+        return sorted(kept, key=lambda s: s.created_at, reverse=True)

@@ -1,99 +1,194 @@
 """Redshift Data API on the local Redshift (DuckDB), replacing moto's fixed-result version.
 
-Actions are methods on moto's response class (looked up by name per request); they validate the request the way
-the Data API does, then hand the SQL to ``local_aws.redshift.statements``, which runs it asynchronously.
-Clusters are moto's (``redshift.create_cluster``); the database files live under ``<state_dir>/redshift``.
-Statement history is kept in memory only: ids from a previous server run are unknown after a restart.
+The actions are declared patches of moto's ``RedshiftDataAPIServiceResponse`` (ExecuteStatement, DescribeStatement,
+GetStatementResult and CancelStatement replaced; BatchExecuteStatement and ListStatements added). They validate the
+request the way the Data API does, then hand the SQL to ``local_aws.redshift.statements``, which runs it
+asynchronously. Clusters are moto's (``redshift.create_cluster``).
+
+State, per account and region, on ``RedshiftDataBackend`` (saved by the state store with every request to the
+service and whenever a statement ends):
+
+- the statements, with their status, error and result, kept for the Data API's result retention (24 hours, see
+  ``local_aws.redshift.statements``): a statement id acknowledged before a crash is known after a restart, with its
+  status and result. A statement that was SUBMITTED or running when the server died is restored FAILED, its error
+  saying the local AWS stopped (AWS would have finished it; a restart cannot; DuckDB rolled back its open
+  transaction). One window stays open: a statement whose data DuckDB committed in the instant before a crash,
+  before its FINISHED status reached the journal, is reported FAILED although its changes are kept;
+- the databases: DuckDB files under ``<state_dir>/redshift/<account>/<region>/<cluster>/<database>.duckdb``,
+  durable at each commit (``local_aws.redshift.engine``); in memory without a state dir. The open DuckDB
+  connections and sessions are runtime: reopened on first use after a restart. A session does not survive a
+  restart (its temp tables and open transaction die with the process): its id is then refused as expired.
+
+moto's reset closes the warehouse and deletes its database files; DeleteCluster deletes that cluster's files (see
+``services/redshift.py``). Engine refusals (``local_aws.redshift.errors``) are worded here as the Data API's
+ValidationException, ResourceNotFoundException and ActiveStatementsExceededException.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
 import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
 
+from moto.core.base_backend import BackendDict
+from moto.core.exceptions import JsonRESTError
 from moto.redshift.models import redshift_backends
-from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
+from moto.redshiftdata.exceptions import ValidationException
 
-from local_aws import ACCOUNT_ID, REGION
-from local_aws.redshift.errors import RedshiftError
+from local_aws.backends import LocalBackend
+from local_aws.patches import add, patch
+from local_aws.redshift.engine import Outcome
+from local_aws.redshift.errors import (
+    DataApiRefusal,
+    RedshiftError,
+    StatementNotFound,
+    TooManyActiveStatements,
+)
 from local_aws.redshift.parameters import ParameterError, bind_parameters
 from local_aws.redshift.splitting import split_statements
 from local_aws.redshift.statements import (
-    PAGE_ROWS,
-    ApiError,
+    Counters,
     RedshiftData,
     Statement,
-    column_metadata,
-    decode_token,
-    encode_token,
-    field_value,
-    result_size,
+    settle_interrupted,
 )
+from local_aws.state.store import touch_and_commit
 
-PRIORITY = 60
 MAX_KEEP_ALIVE = 24 * 3600
+PAGE_ROWS = 1000  # rows per GetStatementResult page (AWS pages by size; rows keep tokens predictable here)
+# moto's name of the service, as the server's dispatcher reports it for Data API requests (SigV4 name
+# "redshift-data"; moto.backends.get_backend accepts both and finds the moto package "redshiftdata").
+SERVICE = "redshiftdata"
 
-_engine: RedshiftData | None = None
+_warehouse_root: Path | None = None  # <state_dir>/redshift, set by install(); runtime wiring, not state
 
 
-def engine() -> RedshiftData:
-    if _engine is None:
-        raise RuntimeError("the redshift_data service is not installed (start local_aws.server.LocalAWS)")
-    return _engine
+class RedshiftDataBackend(LocalBackend):
+    """Statements (with results, for 24 hours) and id counters of one account and region; the warehouse that runs
+    them is runtime (``warehouse``, opened on first use)."""
+
+    SERVICE = SERVICE
+    RUNTIME = ("_warehouse", "_warehouse_lock")
+
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.statements: dict[str, Statement] = {}
+        self.counters = Counters()
+        self._warehouse: RedshiftData | None = None
+        self._warehouse_lock = threading.Lock()
+
+    def directory(self) -> Path | None:
+        return _warehouse_root / self.account_id / self.region_name if _warehouse_root else None
+
+    @property
+    def warehouse(self) -> RedshiftData:
+        with self._warehouse_lock:
+            if self._warehouse is None:
+                self._warehouse = RedshiftData(self.directory(), self.statements, self.counters, _statement_ended)
+            return self._warehouse
+
+    def restored(self) -> None:
+        for statement in list(self.statements.values()):
+            settle_interrupted(statement)
+
+    def shutdown(self) -> None:
+        with self._warehouse_lock:
+            warehouse, self._warehouse = self._warehouse, None
+        if warehouse is not None:
+            warehouse.close()
+
+    def reset(self) -> None:
+        """moto's reset: the warehouse goes too (connections closed, database files deleted)."""
+        self.shutdown()
+        directory = self.directory()
+        if directory is not None:
+            RedshiftData(directory, {}, Counters()).drop()
+        super().reset()
+
+    def drop_cluster(self, cluster: str) -> None:
+        """The cluster was deleted: close and delete its databases (its statements stay listed, as on AWS)."""
+        with self._warehouse_lock:
+            warehouse = self._warehouse
+        if warehouse is not None:
+            warehouse.close_cluster(cluster)
+        RedshiftData(self.directory(), {}, Counters()).drop(cluster)
+
+
+# regions as moto's own redshift-data backends: botocore lists none under "redshift-data"
+redshift_data_backends = BackendDict(RedshiftDataBackend, "redshift")
+
+
+def _statement_ended(statement: Statement, changed: set[str]) -> None:
+    """A worker finished a statement outside any request: its status and result (and the S3 objects UNLOAD wrote,
+    or the Glue database CREATE EXTERNAL SCHEMA created) are durable before anyone can read them."""
+    touch_and_commit(SERVICE, *sorted(changed))
 
 
 def install(server) -> None:
-    global _engine
-    if _engine is not None:
-        _engine.close()
-    _engine = RedshiftData(server.state_dir)
-    for name, action in _ACTIONS.items():
-        setattr(RedshiftDataAPIServiceResponse, name, action)
+    global _warehouse_root
+    _warehouse_root = Path(server.state_dir) / "redshift" if server.state_dir else None
 
 
-def save_state(server) -> None:
-    """The databases are files already (durable through DuckDB's WAL); the server also calls this periodically
-    while serving, so checkpoint them, never close them."""
-    if _engine is not None:
-        _engine.checkpoint()
+# --- wire format -----------------------------------------------------------------------------------------------
+
+
+def _wire_error(exc: DataApiRefusal) -> JsonRESTError:
+    if isinstance(exc, StatementNotFound):
+        return JsonRESTError("ResourceNotFoundException", str(exc))
+    if isinstance(exc, TooManyActiveStatements):
+        return JsonRESTError("ActiveStatementsExceededException", str(exc))
+    return ValidationException(str(exc))
 
 
 def _respond(handler):
-    # moto takes the HTTP status from the "status" header of an action's (status, headers, body)
     def action(self):
         try:
             body = handler(self, json.loads(self.body or "{}"))
-        except ApiError as exc:
-            return 400, {"status": 400, "Content-Type": "application/x-amz-json-1.1"}, json.dumps(
-                {"__type": exc.code, "message": exc.message, "Message": exc.message}
-            )
-        return 200, {"status": 200, "Content-Type": "application/x-amz-json-1.1"}, json.dumps(body)
+        except DataApiRefusal as exc:
+            raise _wire_error(exc) from exc
+        return json.dumps(body)
 
     action.__name__ = handler.__name__
+    action.__doc__ = handler.__doc__
     return action
 
 
-def _validation(message: str) -> ApiError:
-    return ApiError("ValidationException", message)
+def _action(kind: str, why: str):
+    """Declare ``handler`` as moto's Data API action of the same name (``kind``: replace or add)."""
+
+    def register(handler):
+        target = f"moto.redshiftdata.responses.RedshiftDataAPIServiceResponse.{handler.__name__}"
+        (patch(target, why=why) if kind == "replace" else add(target, why=why))(_respond(handler))
+        return handler
+
+    return register
 
 
-def _target(request: dict) -> tuple[str, str, bool]:
+def _backend(response) -> RedshiftDataBackend:
+    return redshift_data_backends[response.current_account][response.region]
+
+
+def _target(response, request: dict) -> tuple[str, str, bool]:
     """(cluster, database, database exists) for a request without a SessionId."""
     if request.get("WorkgroupName"):
-        raise _validation("WorkgroupName (Redshift Serverless) is not supported by the local Redshift; "
-                          "use ClusterIdentifier")
+        raise ValidationException("WorkgroupName (Redshift Serverless) is not supported by the local Redshift; "
+                                  "use ClusterIdentifier")
     cluster_id, database = request.get("ClusterIdentifier"), request.get("Database")
     if not cluster_id:
-        raise _validation("Either ClusterIdentifier or WorkgroupName must be specified")
+        raise ValidationException("Either ClusterIdentifier or WorkgroupName must be specified")
     if not database:
-        raise _validation("Database is required when ClusterIdentifier is specified")
+        raise ValidationException("Database is required when ClusterIdentifier is specified")
     if not request.get("DbUser") and not request.get("SecretArn"):
-        raise _validation("Either DbUser or SecretArn must be specified for a provisioned cluster")
+        raise ValidationException("Either DbUser or SecretArn must be specified for a provisioned cluster")
     if request.get("DbUser") and request.get("SecretArn"):
-        raise _validation("DbUser and SecretArn cannot both be specified")
-    cluster = redshift_backends[ACCOUNT_ID][REGION].clusters.get(cluster_id)
+        raise ValidationException("DbUser and SecretArn cannot both be specified")
+    cluster = redshift_backends[response.current_account][response.region].clusters.get(cluster_id)
     if cluster is None:
-        raise _validation("Redshift endpoint doesn't exist in this region.")
+        raise ValidationException("Redshift endpoint doesn't exist in this region.")
     return cluster_id, database, database == cluster.db_name
 
 
@@ -102,19 +197,19 @@ def _keep_alive(request: dict) -> int | None:
     if seconds is None:
         return None
     if not isinstance(seconds, int) or not 0 <= seconds <= MAX_KEEP_ALIVE:
-        raise _validation(f"SessionKeepAliveSeconds must be between 0 and {MAX_KEEP_ALIVE}")
+        raise ValidationException(f"SessionKeepAliveSeconds must be between 0 and {MAX_KEEP_ALIVE}")
     return seconds or None
 
 
-def _new_statement(request: dict) -> tuple[Statement, bool]:
+def _new_statement(response, request: dict) -> tuple[Statement, bool]:
     session_id = request.get("SessionId")
     if session_id:
         if request.get("ClusterIdentifier") or request.get("WorkgroupName") or request.get("Database"):
-            raise _validation("SessionId cannot be combined with ClusterIdentifier, WorkgroupName or Database")
-        engine().session(session_id)  # fails now for an expired or unknown session
-        statement = Statement(id=str(uuid.uuid4()), query_string="", session_id=session_id)
-        return statement, True
-    cluster, database, exists = _target(request)
+            raise ValidationException("SessionId cannot be combined with ClusterIdentifier, WorkgroupName or "
+                                      "Database")
+        _backend(response).warehouse.session(session_id)  # fails now for an expired or unknown session
+        return Statement(id=str(uuid.uuid4()), query_string="", session_id=session_id), True
+    cluster, database, exists = _target(response, request)
     statement = Statement(
         id=str(uuid.uuid4()), query_string="", cluster=cluster, database=database,
         db_user=request.get("DbUser"), secret_arn=request.get("SecretArn"),
@@ -122,10 +217,10 @@ def _new_statement(request: dict) -> tuple[Statement, bool]:
     return statement, exists
 
 
-def _submission(statement: Statement, extra: dict) -> dict:
+def _submission(statement: Statement) -> dict:
     body = {
         "Id": statement.id, "CreatedAt": statement.created_at, "ClusterIdentifier": statement.cluster,
-        "Database": statement.database, **extra,
+        "Database": statement.database,
     }
     for key, value in (("DbUser", statement.db_user), ("SecretArn", statement.secret_arn),
                        ("SessionId", statement.session_id)):
@@ -134,46 +229,49 @@ def _submission(statement: Statement, extra: dict) -> dict:
     return body
 
 
+@_action("replace", why="statements really run: Redshift SQL on DuckDB, asynchronously, with sessions and "
+         "parameters (moto's stay STARTED with 3 fixed rows)")
 def execute_statement(self, request: dict) -> dict:
     sql = request.get("Sql")
     if not sql or not sql.strip():
-        raise _validation("Sql must not be empty")
+        raise ValidationException("Sql must not be empty")
     keep_alive = _keep_alive(request)
-    statement, exists = _new_statement(request)
+    statement, exists = _new_statement(self, request)
     try:
         bound = bind_parameters(sql, request.get("Parameters"))
         texts = split_statements(bound)
     except (ParameterError, RedshiftError) as exc:
-        raise _validation(str(exc)) from exc
+        raise ValidationException(str(exc)) from exc
     if not texts:
-        raise _validation("Sql contains no statement")
+        raise ValidationException("Sql contains no statement")
     statement.query_string, statement.parameters = sql, request.get("Parameters")
     statement.statement_name = request.get("StatementName")
-    engine().submit(statement, texts, exists, keep_alive)
-    return _submission(statement, {})
+    _backend(self).warehouse.submit(statement, texts, exists, keep_alive)
+    return _submission(statement)
 
 
+@_action("add", why="BatchExecuteStatement (one transaction) is what the pipeline's reload uses; moto lacks it")
 def batch_execute_statement(self, request: dict) -> dict:
     sqls = request.get("Sqls")
     if not sqls or not isinstance(sqls, list) or len(sqls) > 40:
-        raise _validation("Sqls must hold between 1 and 40 statements")
+        raise ValidationException("Sqls must hold between 1 and 40 statements")
     if any(not (s or "").strip() for s in sqls):
-        raise _validation("Every statement of Sqls must be non-empty")
+        raise ValidationException("Every statement of Sqls must be non-empty")
     for sql in sqls:
         try:
             split_statements(sql)
         except RedshiftError as exc:
-            raise _validation(str(exc)) from exc
+            raise ValidationException(str(exc)) from exc
     keep_alive = _keep_alive(request)
-    statement, exists = _new_statement(request)
+    statement, exists = _new_statement(self, request)
     statement.query_string, statement.sqls = "; ".join(sqls), list(sqls)
     statement.statement_name = request.get("StatementName")
-    engine().submit(statement, list(sqls), exists, keep_alive)
-    return _submission(statement, {})
+    _backend(self).warehouse.submit(statement, list(sqls), exists, keep_alive)
+    return _submission(statement)
 
 
-def _run_fields(run, outcome_owner) -> dict:
-    outcome = outcome_owner.outcome
+def _run_fields(run) -> dict:
+    outcome = run.outcome
     body = {
         "Id": run.id, "Status": run.status, "CreatedAt": run.created_at, "UpdatedAt": run.updated_at,
         "QueryString": run.query_string, "Duration": run.duration_ns,
@@ -187,9 +285,10 @@ def _run_fields(run, outcome_owner) -> dict:
     return body
 
 
+@_action("replace", why="describes the statement as it really ran (status, error, result size, sub-statements)")
 def describe_statement(self, request: dict) -> dict:
-    statement, run = engine().get(request.get("Id"))
-    body = _run_fields(run, run)
+    statement, run = _backend(self).warehouse.get(request.get("Id"))
+    body = _run_fields(run)
     body.update({
         "ClusterIdentifier": statement.cluster, "Database": statement.database,
         "RedshiftPid": statement.redshift_pid, "ResultFormat": "JSON",
@@ -199,19 +298,21 @@ def describe_statement(self, request: dict) -> dict:
         if value:
             body[key] = value
     if run is statement and statement.is_batch:
-        body["SubStatements"] = [_run_fields(sub, sub) for sub in statement.subs]
+        body["SubStatements"] = [_run_fields(sub) for sub in statement.subs]
     return body
 
 
+@_action("replace", why="returns the statement's real result, typed and paged (moto: 3 fixed rows, TotalNumRows "
+         "misspelt)")
 def get_statement_result(self, request: dict) -> dict:
-    statement, run = engine().get(request.get("Id"))
+    statement, run = _backend(self).warehouse.get(request.get("Id"))
     if run is statement and statement.is_batch:
-        raise _validation("Use the Id of a sub-statement (<id>:<n>) to get a batch statement's result")
+        raise ValidationException("Use the Id of a sub-statement (<id>:<n>) to get a batch statement's result")
     if run.status != "FINISHED":
-        raise ApiError("ResourceNotFoundException", f"Query does not have result. Query status: {run.status}")
+        raise JsonRESTError("ResourceNotFoundException", f"Query does not have result. Query status: {run.status}")
     outcome = run.outcome
     if outcome is None or not outcome.has_result_set:
-        raise ApiError("ResourceNotFoundException", "Query does not have result. Please check query status.")
+        raise JsonRESTError("ResourceNotFoundException", "Query does not have result. Please check query status.")
     token = request.get("NextToken")
     offset = decode_token(token, run.id) if token else 0
     page = outcome.rows[offset:offset + PAGE_ROWS]
@@ -225,19 +326,21 @@ def get_statement_result(self, request: dict) -> dict:
     return body
 
 
+@_action("replace", why="cancelling interrupts the running DuckDB query and ends the statement ABORTED")
 def cancel_statement(self, request: dict) -> dict:
-    engine().cancel(request.get("Id"))
+    _backend(self).warehouse.cancel(request.get("Id"))
     return {"Status": True}
 
 
+@_action("add", why="ListStatements (status and name filters, paging); moto lacks it")
 def list_statements(self, request: dict) -> dict:
     status = (request.get("Status") or "ALL").upper()
     name_prefix = request.get("StatementName")
     max_results = request.get("MaxResults") or 100
     if not 0 < max_results <= 100:
-        raise _validation("MaxResults must be between 1 and 100")
+        raise ValidationException("MaxResults must be between 1 and 100")
     matches = [
-        s for s in engine().listing()
+        s for s in _backend(self).warehouse.listing()
         if (status == "ALL" or s.status == status)
         and (not name_prefix or (s.statement_name or "").startswith(name_prefix))
         and (not request.get("ClusterIdentifier") or s.cluster == request["ClusterIdentifier"])
@@ -268,8 +371,74 @@ def _list_entry(statement: Statement) -> dict:
     return entry
 
 
-_ACTIONS = {
-    handler.__name__: _respond(handler)
-    for handler in (execute_statement, batch_execute_statement, describe_statement, get_statement_result,
-                    cancel_statement, list_statements)
+# --- result encoding -----------------------------------------------------------------------------------------
+
+_TYPE_NAMES = {
+    "BIGINT": "int8", "INTEGER": "int4", "SMALLINT": "int2", "TINYINT": "int2", "HUGEINT": "int8",  # sum(int)
+    "UBIGINT": "numeric", "UINTEGER": "int8", "USMALLINT": "int4", "UTINYINT": "int2",
+    "DOUBLE": "float8", "FLOAT": "float4", "REAL": "float4", "BOOLEAN": "bool", "VARCHAR": "varchar",
+    "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamptz", "TIME": "time",
+    "BLOB": "varbyte", "INTERVAL": "interval",
 }
+
+
+def column_metadata(name: str, duck_type: str) -> dict:
+    """A ColumnMetadata entry for a DuckDB result column, with Redshift's type name, precision and scale."""
+    upper = duck_type.upper()
+    precision, scale = 0, 0
+    if upper.startswith("DECIMAL"):
+        type_name = "numeric"
+        inside = upper[upper.find("(") + 1:upper.find(")")] if "(" in upper else "18,3"
+        precision, scale = (int(x) for x in inside.split(","))
+    else:
+        type_name = _TYPE_NAMES.get(upper, "varchar" if upper.startswith("VARCHAR") else upper.lower())
+        precision = {"int8": 19, "int4": 10, "int2": 5, "float8": 17, "float4": 8, "varchar": 65535,
+                     "timestamp": 29, "date": 13, "bool": 1}.get(type_name, 0)
+    return {
+        "name": name, "label": name, "typeName": type_name, "precision": precision, "scale": scale,
+        "nullable": 1, "isCaseSensitive": type_name == "varchar", "isCurrency": False,
+        "isSigned": type_name in ("int8", "int4", "int2", "float8", "float4", "numeric"),
+        "length": 0, "schemaName": "", "tableName": "", "columnDefault": None,
+    }
+
+
+def field_value(value) -> dict:
+    """A Field of GetStatementResult's Records (decimals and times as strings, as the Data API returns them)."""
+    if value is None:
+        return {"isNull": True}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"longValue": value}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, Decimal):
+        return {"stringValue": str(value)}
+    if isinstance(value, datetime):
+        return {"stringValue": value.isoformat(sep=" ")}
+    if isinstance(value, date):
+        return {"stringValue": value.isoformat()}
+    if isinstance(value, (bytes, bytearray)):
+        return {"blobValue": base64.b64encode(bytes(value)).decode()}
+    return {"stringValue": str(value)}
+
+
+def result_size(outcome: Outcome | None) -> int:
+    if outcome is None or not outcome.has_result_set:
+        return 0
+    return sum(len(json.dumps([str(v) for v in row])) for row in outcome.rows)
+
+
+def encode_token(statement_id: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"id": statement_id, "offset": offset}).encode()).decode()
+
+
+def decode_token(token: str, statement_id: str) -> int:
+    """The offset a NextToken stands for; ValidationException for a token of another statement or listing."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if data["id"] != statement_id:
+            raise ValueError
+        return int(data["offset"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationException("The NextToken is invalid for this statement") from exc

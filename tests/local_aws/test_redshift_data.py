@@ -196,32 +196,33 @@ def test_concurrent_statements_on_one_database(wh):
     assert wh.rows("select count(*), sum(n) from hits") == [[12, sum(range(12))]]
 
 
-def test_databases_persist_in_the_state_dir(tmp_path):
-    """A restart (new engine on the same state dir) finds the tables; statements are not persisted."""
-    from local_aws.redshift.statements import RedshiftData
+def test_databases_are_files_that_outlive_the_warehouse(tmp_path):
+    """A new warehouse on the same directory (a restart) finds the tables committed by the previous one."""
+    from local_aws.redshift.statements import Counters, RedshiftData
 
-    first = RedshiftData(tmp_path)
+    first = RedshiftData(tmp_path, {}, Counters())
     connection = first.database("wh-persist", "dev").cursor()
     connection.run("create table kept (id int) diststyle all")
     connection.run("insert into kept values (1), (2)")
     connection.close()
     first.close()
-    assert (tmp_path / "redshift" / "wh-persist" / "dev.duckdb").is_file()
+    assert (tmp_path / "wh-persist" / "dev.duckdb").is_file()
 
-    second = RedshiftData(tmp_path)
+    second = RedshiftData(tmp_path, {}, Counters())
     connection = second.database("wh-persist", "dev").cursor()
     assert connection.run("select count(*) from kept").rows == [(2,)]
     connection.close()
     second.close()
 
 
-def test_periodic_state_save_keeps_the_service_running(wh, local_aws):
-    """The server saves state every few seconds while serving: databases and sessions must survive it."""
-    session = wh.ok("create temp table survives as select 1 as v", SessionKeepAliveSeconds=60)["SessionId"]
-    wh.ok("create table saved (id int); insert into saved values (1)")
-    local_aws.save_state()
-    assert wh.rows("select count(*) from saved") == [[1]]
-    after = wh.wait(wh.data.execute_statement(Sql="select v from survives", SessionId=session)["Id"])
-    assert after["Status"] == "FINISHED", after.get("Error")
-    if local_aws.state_dir is not None:
-        assert (local_aws.state_dir / "redshift" / wh.cluster / "dev.duckdb").is_file()
+def test_deleting_a_cluster_deletes_its_databases(local_aws):
+    """DeleteCluster (Redshift API reference): the cluster and its data go; a new cluster of the same identifier
+    starts with an empty database."""
+    wh = Warehouse(local_aws)  # its own cluster: the module's is shared
+    wh.ok("create table doomed (id int); insert into doomed values (1)")
+    redshift = wh.client("redshift")
+    redshift.delete_cluster(ClusterIdentifier=wh.cluster, SkipFinalClusterSnapshot=True)
+    assert not (local_aws.state_dir / "redshift" / local_aws.account_id / local_aws.region / wh.cluster).exists()
+    redshift.create_cluster(ClusterIdentifier=wh.cluster, NodeType="ra3.large", MasterUsername="admin",
+                            MasterUserPassword="Secret-Passw0rd", DBName=wh.database)
+    assert wh.run("select * from doomed")["Error"] == 'ERROR: relation "doomed" does not exist'
