@@ -3,7 +3,12 @@
 moto without Docker only echoes the payload; here the handler really runs (local_aws.lambda_runtime) with the
 function's environment, its timeout, and AWS_ENDPOINT_URL pointing back at this server, so boto3 inside the
 handler talks to the local AWS. Errors come back as AWS returns them: `FunctionError: Unhandled` and a payload
-{errorType, errorMessage, stackTrace}; `LogType=Tail` returns the log's last 4 KB.
+{errorType, errorMessage, stackTrace}; `LogType=Tail` returns the log's last 4 KB. Runtimes other than Python
+are refused by name (NotImplementedError, a 500), never echoed.
+
+Functions (configuration and code) are moto's Lambda backend, saved by the state store like any moto backend, so
+they survive a restart and stay invocable. The only module-level value is runtime wiring: the server's endpoint
+URL handed to handlers, set by ``install``.
 """
 
 from __future__ import annotations
@@ -15,9 +20,24 @@ import threading
 from moto.awslambda.models import LambdaFunction
 
 from local_aws.lambda_runtime import runner
+from local_aws.patches import patch
 
 log = logging.getLogger(__name__)
-_server = None
+
+
+class _Wiring:
+    """Runtime wiring, not state: where handlers reach the local AWS (set by ``install``)."""
+
+    endpoint_url: str | None = None
+
+
+_wiring = _Wiring()
+
+
+def _endpoint_url() -> str:
+    if _wiring.endpoint_url is None:
+        raise RuntimeError("the local AWS server is not started: Lambda handlers have no endpoint to call")
+    return _wiring.endpoint_url
 
 
 def _run(fn: LambdaFunction, event: bytes | str) -> runner.Invocation:
@@ -26,7 +46,7 @@ def _run(fn: LambdaFunction, event: bytes | str) -> runner.Invocation:
     return runner.invoke(
         code=fn.code_bytes, handler=fn.handler, function_name=fn.function_name, function_arn=fn.function_arn,
         env_vars=fn.environment_vars, timeout=float(fn.timeout), memory_mb=int(fn.memory_size),
-        endpoint_url=_server.endpoint_url, region=fn.region,
+        endpoint_url=_endpoint_url(), region=fn.region,
         event=event.encode() if isinstance(event, str) else (event or b"{}"),
     )
 
@@ -42,7 +62,12 @@ def _run_async(fn: LambdaFunction, event: bytes | str) -> None:
         log.warning("lambda %s: async invocation failed: %s", fn.function_name, result.payload.decode(errors="replace"))
 
 
-def _invoke(self: LambdaFunction, body, request_headers, response_headers) -> bytes:
+@patch("moto.awslambda.models.LambdaFunction.invoke", why="without Docker moto only echoes the payload; the "
+       "handler really runs in a subprocess, as AWS Lambda runs it")
+def invoke(self: LambdaFunction, body, request_headers, response_headers) -> bytes:
+    """Invoke with the API's headers: RequestResponse runs and returns the payload (FunctionError and the
+    base64 log tail in the response headers), Event starts a background run and returns b"", DryRun returns b"".
+    Raises NotImplementedError for a non-Python runtime."""
     invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
     if invocation_type == "DryRun":
         return b""
@@ -59,6 +84,4 @@ def _invoke(self: LambdaFunction, body, request_headers, response_headers) -> by
 
 
 def install(server) -> None:
-    global _server
-    _server = server
-    LambdaFunction.invoke = _invoke
+    _wiring.endpoint_url = server.endpoint_url

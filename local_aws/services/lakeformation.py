@@ -1,38 +1,41 @@
-"""Lake Formation: moto's store of settings, registered locations, grants and LF-tags, made to answer as AWS does
-and persisted in the state dir.
+"""Lake Formation: moto's store of settings, registered locations, grants and LF-tags, made to answer as AWS does,
+and its CloudFormation resource types.
 
-Mended here (moto 5.2.5):
+Mended here (moto 5.2.5; each a declared patch, ``local_aws.patches``):
 - GetResourceLFTags on a database or table without tags returned 500 (KeyError); AWS answers empty lists;
 - AddLFTagsToResource replaced every tag of the resource and never checked values; AWS assigns per key (one value
   list per key) and reports an unknown key or value as a failure;
 - RemoveLFTagsFromResource raised on a tag the resource did not have;
 - GetLFTag / CreateLFTag: an unknown key is EntityNotFoundException, a duplicate AlreadyExistsException;
 - GrantPermissions / RevokePermissions on a Glue database or table that does not exist is EntityNotFoundException.
-The API-level checks sit on the responses class only, so CloudFormation's resource handlers (which call the
-backend directly and re-apply stacks at start) keep working on restored state.
+The API-level checks sit on the responses class only; CloudFormation's resource handlers call the backend.
 
-State: `<state_dir>/lakeformation/state.json` (written atomically).
+CloudFormation types (beside the service they create): AWS::LakeFormation::DataLakeSettings, ::Resource,
+::PrincipalPermissions, ::Permissions, ::Tag, ::TagAssociation. Deleting a stack revokes its grants, deregisters
+its locations, deletes its LF-tags and removes its tag associations, as AWS does; DataLakeSettings stay as they
+are (AWS keeps the account's settings too).
+
+State: moto's Lake Formation backend, saved by the state store (``local_aws.state``) after every request that
+changes it and restored as it was, grants to stack-created roles included (their ARNs are restored unchanged).
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
-import os
-from pathlib import Path
 from typing import Any
 
-from moto.cloudformation import models as cfn_models
+from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
 from moto.glue.models import glue_backends
-from moto.iam.models import Role
-from moto.lakeformation.exceptions import AlreadyExists, InvalidInput
-from moto.lakeformation.models import LakeFormationBackend, PermissionCatalog, lakeformation_backends
+from moto.lakeformation.exceptions import AlreadyExists, EntityNotFound, InvalidInput
+from moto.lakeformation.models import LakeFormationBackend, lakeformation_backends
 from moto.lakeformation.responses import LakeFormationResponse
 
-PRIORITY = 50  # before CloudFormation (90), which re-applies its stacks on top of the restored state
+from local_aws.cfn_resources import LocalResource
+from local_aws.patches import patch
+
 log = logging.getLogger(__name__)
-_TAG_ARN = "arn:lakeformation:"  # moto keeps a catalog's LF-tag definitions under this pseudo ARN + catalog id
 
 
 # --- backend: tag assignment as AWS does it -----------------------------------------------------------------
@@ -57,6 +60,9 @@ def _resource_keys(backend: LakeFormationBackend, resource: dict[str, Any]) -> l
     return keys
 
 
+@patch("moto.lakeformation.models.LakeFormationBackend.add_lf_tags_to_resource",
+       why="moto replaces every tag of the resource and never checks values; AWS assigns per key and reports an "
+           "unknown key or value as a failure")
 def _add_lf_tags_to_resource(self: LakeFormationBackend, catalog_id: str, resource: dict[str, Any],
                              tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
     failures = []
@@ -79,6 +85,8 @@ def _add_lf_tags_to_resource(self: LakeFormationBackend, catalog_id: str, resour
     return []
 
 
+@patch("moto.lakeformation.models.LakeFormationBackend.get_resource_lf_tags",
+       why="moto 500s (KeyError) on an untagged database or table; AWS answers empty lists")
 def _get_resource_lf_tags(self: LakeFormationBackend, catalog_id: str, resource: dict[str, Any]):
     database_tags: list = []
     table_tags: list = []
@@ -94,6 +102,8 @@ def _get_resource_lf_tags(self: LakeFormationBackend, catalog_id: str, resource:
     return database_tags, table_tags, column_tags
 
 
+@patch("moto.lakeformation.models.LakeFormationBackend.remove_lf_tags_from_resource",
+       why="moto raises on a tag the resource does not have")
 def _remove_lf_tags_from_resource(self: LakeFormationBackend, catalog_id: str, resource: dict[str, Any],
                                   tags: list[dict[str, Any]]) -> None:
     removed = {tag["TagKey"] for tag in tags}
@@ -121,23 +131,25 @@ def _check_catalog_resource(account_id: str, region: str, resource: dict[str, An
             raise _not_found(f"Table {table} not found.")
 
 
-class _NotFound(JsonRESTError):
-    def __init__(self, message: str):
-        super().__init__("EntityNotFoundException", message)
-
-
 def _not_found(message: str) -> JsonRESTError:
-    return _NotFound(message)
+    """moto's EntityNotFound, with AWS's message naming the missing entity (moto's says only 'Entity not found')."""
+    error = EntityNotFound()
+    JsonRESTError.__init__(error, "EntityNotFoundException", message)
+    return error
 
 
-def _checked(original, check):
-    def action(self: LakeFormationResponse) -> str:
-        check(self)
-        return original(self)
+def _checked(check):
+    """A response action that runs ``check`` (raising AWS's error) before moto's action."""
 
-    action.__name__ = original.__name__
-    action._local_aws_checked = True
-    return action
+    def factory(original):
+        @functools.wraps(original)
+        def action(self: LakeFormationResponse) -> str:
+            check(self)
+            return original(self)
+
+        return action
+
+    return factory
 
 
 def _check_grant(self: LakeFormationResponse) -> None:
@@ -162,94 +174,181 @@ def _check_tag_new(self: LakeFormationResponse) -> None:
         raise InvalidInput("TagValues must not be empty.")
 
 
-def install(server) -> None:
-    LakeFormationBackend.add_lf_tags_to_resource = _add_lf_tags_to_resource
-    LakeFormationBackend.get_resource_lf_tags = _get_resource_lf_tags
-    LakeFormationBackend.remove_lf_tags_from_resource = _remove_lf_tags_from_resource
-    checks = {"grant_permissions": _check_grant, "revoke_permissions": _check_grant,
-              "get_lf_tag": _check_tag_exists, "delete_lf_tag": _check_tag_exists,
-              "update_lf_tag": _check_tag_exists, "create_lf_tag": _check_tag_new}
-    for name, check in checks.items():
-        original = getattr(LakeFormationResponse, name)
-        if not getattr(original, "_local_aws_checked", False):  # install twice (a second server) patches once
-            setattr(LakeFormationResponse, name, _checked(original, check))
+_RESPONSES = "moto.lakeformation.responses.LakeFormationResponse"
+for _action, _check, _why in (
+        ("grant_permissions", _check_grant, "a grant needs a principal, permissions and an existing Glue database "
+                                            "or table (AWS: InvalidInputException / EntityNotFoundException)"),
+        ("revoke_permissions", _check_grant, "as GrantPermissions: the catalog object must exist"),
+        ("get_lf_tag", _check_tag_exists, "an unknown LF-tag key is EntityNotFoundException"),
+        ("delete_lf_tag", _check_tag_exists, "an unknown LF-tag key is EntityNotFoundException"),
+        ("update_lf_tag", _check_tag_exists, "an unknown LF-tag key is EntityNotFoundException"),
+        ("create_lf_tag", _check_tag_new, "a duplicate LF-tag key is AlreadyExistsException; values are required")):
+    patch(f"{_RESPONSES}.{_action}", why=_why, wrap=True)(_checked(_check))
 
 
-# --- persistence --------------------------------------------------------------------------------------------
+# --- CloudFormation resource types ----------------------------------------------------------------------------
 
 
-def _state_file(server) -> Path:
-    return Path(server.state_dir) / "lakeformation" / "state.json"
+def _catalog(props: dict, account_id: str) -> str:
+    return props.get("CatalogId") or props.get("Catalog") or account_id
 
 
-def _stack_owned_principals() -> set[str]:
-    """ARNs of IAM roles that CloudFormation stacks created. Their names carry a random suffix and the stacks are
-    re-applied at start (with new roles and new grants), so saving their grants would only leave stale ones."""
-    arns = set()
-    for regions in cfn_models.cloudformation_backends.values():
-        for backend in regions.values():
-            for stack in list(backend.stacks.values()):
-                resources = dict(getattr(stack.resource_map, "_parsed_resources", {}))
-                arns.update(resource.arn for resource in resources.values() if isinstance(resource, Role))
-    return arns
+class DataLakeSettings(LocalResource, CloudFormationModel):
+    TYPE = "AWS::LakeFormation::DataLakeSettings"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        settings = {k: v for k, v in props.items() if k != "Admins"}
+        admins = props.get("Admins", [])
+        if isinstance(admins, dict):  # the newer shape: {"Admins": [...]} under the property
+            admins = admins.get("Admins", [])
+        settings["DataLakeAdmins"] = admins
+        lakeformation_backends[account_id][region].put_data_lake_settings(account_id, settings)
+        return cls(f"{account_id}-datalakesettings")
 
 
-def _dump_backend(backend: LakeFormationBackend, skip_principals: set[str]) -> dict[str, Any]:
-    # Snapshots (list(...)) because request threads may change the stores while the autosave runs.
-    return {
-        "resources": {arn: resource.role_arn for arn, resource in list(backend.resources.items())},
-        "settings": dict(list(backend.settings.items())),
-        "grants": {catalog: [permission.to_external_form() for permission in list(grants.permissions)
-                             if permission.principal.get("DataLakePrincipalIdentifier") not in skip_principals]
-                   for catalog, grants in list(backend.grants.items())},
-        "lf_tags": {arn[len(_TAG_ARN):]: backend.tagger.get_tag_dict_for_resource(arn)
-                    for arn in list(backend.tagger.tags) if arn.startswith(_TAG_ARN)},
-        "database_tags": [[list(key), tags] for key, tags in list(backend.lf_database_tags.items())],
-        "table_tags": [[list(key), tags] for key, tags in list(backend.lf_table_tags.items())],
-        "column_tags": [[list(key), tags] for key, tags in list(backend.lf_columns_tags.items())],
-    }
+class LakeLocation(LocalResource, CloudFormationModel):
+    """A registered S3 location. Creating one that is registered already fails (AlreadyExistsException), as the
+    RegisterResource API does; an update re-registers it with the new role."""
+
+    TYPE = "AWS::LakeFormation::Resource"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        lakeformation_backends[account_id][region].register_resource(props["ResourceArn"], props.get("RoleArn", ""))
+        return cls(props["ResourceArn"])
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        backend = lakeformation_backends[account_id][region_name]
+        if original_resource.physical_resource_id in backend.resources:
+            backend.deregister_resource(original_resource.physical_resource_id)
+        return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+    @classmethod
+    def remove(cls, name, props, account_id, region):
+        backend = lakeformation_backends[account_id][region]
+        if name in backend.resources:
+            backend.deregister_resource(name)
 
 
-def _load_backend(backend: LakeFormationBackend, state: dict[str, Any]) -> None:
-    for arn, role_arn in state.get("resources", {}).items():
-        backend.resources.pop(arn, None)
-        backend.register_resource(arn, role_arn)
-    backend.settings.update(state.get("settings", {}))
-    for catalog, grants in state.get("grants", {}).items():
-        backend.grants[catalog] = PermissionCatalog()
-        for grant in grants:
-            backend.grant_permissions(catalog, grant["Principal"], grant["Resource"], grant["Permissions"],
-                                      grant["PermissionsWithGrantOption"])
-    for catalog, tags in state.get("lf_tags", {}).items():
-        for key, values in tags.items():
-            backend.create_lf_tag(catalog, key, values)
-    for field, store in (("database_tags", backend.lf_database_tags), ("table_tags", backend.lf_table_tags),
-                         ("column_tags", backend.lf_columns_tags)):
-        for key, tags in state.get(field, []):
-            store[tuple(key)] = tags
+class _Grant(LocalResource):
+    """A grant made by a stack: deleting the resource revokes exactly what it granted (its resolved principal,
+    resource and permissions are kept on the stack's record)."""
+
+    def delete(self, account_id: str, region: str) -> None:
+        grant = self.attributes["_grant"]
+        backend = lakeformation_backends[account_id][region]
+        if grant["catalog"] in backend.grants:
+            backend.revoke_permissions(grant["catalog"], grant["principal"], grant["resource"],
+                                       grant["permissions"], grant["grantable"])
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        original_resource.delete(account_id, region_name)
+        return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+    @classmethod
+    def _granted(cls, physical_id: str, catalog: str, principal: dict, resource: dict, permissions: list[str],
+                 grantable: list[str], account_id: str, region: str) -> _Grant:
+        lakeformation_backends[account_id][region].grant_permissions(catalog, principal, resource, permissions,
+                                                                     grantable)
+        return cls(physical_id, {"_grant": {"catalog": catalog, "principal": principal, "resource": resource,
+                                            "permissions": list(permissions), "grantable": list(grantable)}})
 
 
-def save_state(server) -> None:
-    skip = _stack_owned_principals()
-    state = {f"{account}/{region}": dumped
-             for account, regions in lakeformation_backends.items() for region, backend in regions.items()
-             if any((dumped := _dump_backend(backend, skip)).values())}
-    path = _state_file(server)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(state, indent=1, sort_keys=True, default=str))
-    os.replace(temporary, path)  # a crash mid-write leaves the previous state, never half a file
+class PrincipalPermissions(_Grant, CloudFormationModel):
+    TYPE = "AWS::LakeFormation::PrincipalPermissions"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        return cls._granted(f"{props['Principal']['DataLakePrincipalIdentifier']}|{name}", _catalog(props, account_id),
+                            props["Principal"], props["Resource"], props.get("Permissions", []),
+                            props.get("PermissionsWithGrantOption", []), account_id, region)
 
 
-def load_state(server) -> None:
-    path = _state_file(server)
-    if not path.is_file():
-        return
-    try:
-        state = json.loads(path.read_text())
-    except ValueError as exc:
-        raise RuntimeError(f"Lake Formation state {path} is not valid JSON: {exc}") from exc
-    for scope, backend_state in state.items():
-        account, region = scope.split("/", 1)
-        _load_backend(lakeformation_backends[account][region], backend_state)
-    log.info("Lake Formation state restored from %s", path)
+class Permissions(_Grant, CloudFormationModel):
+    """The older Lake Formation grant resource, whose Resource shape differs from the API's."""
+
+    TYPE = "AWS::LakeFormation::Permissions"
+
+    @staticmethod
+    def api_resource(resource: dict) -> dict:
+        """The API's Resource for the resource type's shape; ValueError for a shape not emulated."""
+        if "TableResource" in resource:
+            table = dict(resource["TableResource"])
+            if "TableWildcard" in table:
+                table["TableWildcard"] = {}
+            return {"Table": table}
+        if "DatabaseResource" in resource:
+            return {"Database": resource["DatabaseResource"]}
+        if "DataLocationResource" in resource:
+            location = resource["DataLocationResource"]
+            return {"DataLocation": {"CatalogId": location.get("CatalogId"),
+                                     "ResourceArn": location.get("S3Resource") or location.get("ResourceArn")}}
+        if "TableWithColumnsResource" in resource:
+            return {"TableWithColumns": resource["TableWithColumnsResource"]}
+        raise ValueError(f"unsupported Lake Formation resource {sorted(resource)}")
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        principal = props["DataLakePrincipal"]
+        return cls._granted(f"{principal['DataLakePrincipalIdentifier']}|{name}", account_id, principal,
+                            cls.api_resource(props["Resource"]), props.get("Permissions", []),
+                            props.get("PermissionsWithGrantOption", []), account_id, region)
+
+
+class LFTag(LocalResource, CloudFormationModel):
+    """An LF-tag. Creating a key that exists fails (AlreadyExistsException), as CreateLFTag does; an update
+    replaces the values."""
+
+    TYPE = "AWS::LakeFormation::Tag"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        catalog = _catalog(props, account_id)
+        backend = lakeformation_backends[account_id][region]
+        if props["TagKey"] in backend.list_lf_tags(catalog):
+            raise AlreadyExists(f"Tag key {props['TagKey']} already exists.")
+        backend.create_lf_tag(catalog, props["TagKey"], props["TagValues"])
+        return cls(props["TagKey"], {"_catalog": catalog})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        original_resource.delete(account_id, region_name)
+        return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+    def delete(self, account_id: str, region: str) -> None:
+        backend = lakeformation_backends[account_id][region]
+        catalog = self.attributes.get("_catalog", account_id)
+        if self.physical_id in backend.list_lf_tags(catalog):
+            backend.delete_lf_tag(catalog, self.physical_id)
+
+
+class LFTagAssociation(LocalResource, CloudFormationModel):
+    """LF-tags assigned to a database, table or columns; deleting the resource removes those assignments."""
+
+    TYPE = "AWS::LakeFormation::TagAssociation"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        tags = [{"TagKey": t["TagKey"], "TagValues": t["TagValues"]} for t in props["LFTags"]]
+        failures = lakeformation_backends[account_id][region].add_lf_tags_to_resource(account_id, props["Resource"],
+                                                                                      tags)
+        if failures:  # AWS fails the resource; the API call reports them as Failures
+            raise InvalidInput("; ".join(f["Error"]["ErrorMessage"] for f in failures))
+        return cls(name, {"_association": {"resource": props["Resource"], "tags": tags}})
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        original_resource.delete(account_id, region_name)
+        return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+    def delete(self, account_id: str, region: str) -> None:
+        association = self.attributes["_association"]
+        lakeformation_backends[account_id][region].remove_lf_tags_from_resource(
+            account_id, association["resource"], association["tags"])

@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 import logging
 
-from moto.s3.models import FakeBucket
+from moto.core.common_models import CloudFormationModel
+from moto.s3.exceptions import MissingBucket
+from moto.s3.models import FakeBucket, s3_backends
 
+from local_aws.cfn_resources import LocalResource
 from local_aws.patches import patch
 from local_aws.state import store as state_store
 
@@ -98,3 +101,51 @@ def _value(original: property):
         original.fset(self, new_value)
 
     return property(original.fget, set_value)
+
+
+# --- CloudFormation (added by the Step Functions/CloudFormation conversion; kept apart from the rest) --------------
+# AWS::S3::Bucket: moto's handler leaves out VersioningConfiguration, PublicAccessBlockConfiguration and
+# LifecycleConfiguration; AWS::S3::BucketPolicy: moto lacks the type. Source: AWS CloudFormation User Guide,
+# "AWS::S3::Bucket" and "AWS::S3::BucketPolicy" (Ref of a bucket policy: the bucket name).
+
+
+@patch("moto.s3.models.FakeBucket.create_from_cloudformation_json", why="moto's AWS::S3::Bucket ignores "
+       "VersioningConfiguration, PublicAccessBlockConfiguration and LifecycleConfiguration", wrap=True)
+def _bucket_create(original: classmethod):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        bucket = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = s3_backends[account_id][bucket.partition]
+        props = cloudformation_json.get("Properties", {})
+        status = (props.get("VersioningConfiguration") or {}).get("Status")
+        if status:
+            backend.put_bucket_versioning(bucket.name, status)
+        block = props.get("PublicAccessBlockConfiguration")
+        if block:
+            backend.put_public_access_block(bucket.name, block)
+        rules = (props.get("LifecycleConfiguration") or {}).get("Rules")
+        if rules:
+            try:
+                backend.put_bucket_lifecycle(bucket.name, rules)
+            except Exception as error:  # moto validates rules more narrowly than S3: keep the bucket
+                log.debug("bucket %s: lifecycle not applied locally: %s", bucket.name, error)
+        return bucket
+
+    return classmethod(create_from_cloudformation_json)
+
+
+class BucketPolicy(LocalResource, CloudFormationModel):
+    TYPE = "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create(cls, name, props, account_id, region):
+        bucket = props["Bucket"]
+        s3_backends[account_id]["aws"].put_bucket_policy(bucket, json.dumps(props["PolicyDocument"]).encode())
+        return cls(bucket)
+
+    @classmethod
+    def remove(cls, name, props, account_id, region):
+        try:
+            s3_backends[account_id]["aws"].delete_bucket_policy(name)
+        except MissingBucket:
+            pass  # the bucket went first: its policy went with it

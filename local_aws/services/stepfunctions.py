@@ -1,6 +1,6 @@
 """Step Functions: moto's ASL interpreter, enabled by the server and mended where it falls short of AWS.
 
-Mended here:
+Mended here (each a declared patch, ``local_aws.patches``):
 - `aws-sdk:redshiftdata:*` reaches the Redshift Data API (moto knows no service called "redshiftdata");
 - errors from aws-sdk integrations are named as AWS names them (`Glue.EntityNotFoundException`,
   `RedshiftData.ValidationException`), so Retry and Catch written for AWS match;
@@ -10,7 +10,22 @@ Mended here:
 - an execution started without a name gets a unique one (moto's ARN would end in ":None" and collide);
 - `.sync` tasks of services without `.waitForTaskToken` (glue:startJobRun.sync) ran into a missing callback
   endpoint and failed with States.Runtime; they now poll to the end and fail as AWS does (States.TaskFailed);
-- LOCAL_AWS_TIME_SCALE (read at each wait) shortens Wait states and Retry intervals; 1.0 is real time.
+- LOCAL_AWS_TIME_SCALE (``local_aws.settings``, read at each wait) shortens Wait states and Retry intervals; 1.0
+  is real time; a bad value fails the wait with the settings error (it is never silently real time).
+
+CloudFormation: ``AWS::StepFunctions::StateMachine`` takes `Definition` (an object) + `DefinitionSubstitutions`
+as well as `DefinitionString`, and creates the machine in the store that executes (moto's own handler uses the
+non-interpreting store and ignores `Definition`). An update with the same name updates the machine in place (same
+ARN, executions kept), as AWS does. The stack's resource is a reference (ARN, name), not a second copy of the
+machine.
+
+Durability: state machines and executions live in moto's parser backend and are saved with it. An execution runs
+in a thread; its end (success, failure, abort, time-out) is committed by that thread as it ends. The interpreter's
+environment (thread events, callback endpoints, map-run records) is not state: a saved execution keeps its status,
+input, output, error, cause and history. After a restart, an execution that was RUNNING is FAILED (error
+``LocalAWS.Interrupted``, which no AWS execution gives, and a cause saying the local AWS stopped during the
+execution; AWS would have continued it) with the ``ExecutionFailed`` history event AWS ends a failed execution
+with. Map-run records of executions from before a restart are not kept (DescribeMapRun: ResourceNotFound).
 """
 
 from __future__ import annotations
@@ -19,30 +34,30 @@ import datetime
 import functools
 import json
 import logging
-import os
+import re
 import time
 import uuid
 from typing import Any
 
 import botocore.session
-from moto.stepfunctions import responses as sfn_responses
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_aws_sdk,
-)
+from moto.core.utils import iso_8601_datetime_with_milliseconds
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
-    StateTaskServiceCallback,
-)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from local_aws import ACCOUNT_ID, REGION
+from local_aws import ACCOUNT_ID, REGION, settings
+from local_aws.cfn_resources import LocalResource
+from local_aws.patches import patch, set_value
+from local_aws.state import store as state_store
 
-PRIORITY = 20
 log = logging.getLogger(__name__)
 
 # ASL service names that boto3 spells differently.
@@ -52,14 +67,27 @@ ERROR_PREFIXES = {
     "glue": "Glue", "redshiftdata": "RedshiftData", "lambda": "Lambda", "s3": "S3", "athena": "Athena",
     "secretsmanager": "SecretsManager", "sfn": "Sfn", "dynamodb": "DynamoDb", "lakeformation": "LakeFormation",
 }
+INTERRUPTED_ERROR = "LocalAWS.Interrupted"
+INTERRUPTED_CAUSE = ("The local AWS stopped while this execution was running; AWS would have continued it. "
+                     "Start a new execution.")
+
+set_value("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service."
+          "StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES",
+          {**StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES, **BOTO_SERVICE_NAMES},
+          why="aws-sdk:redshiftdata:* must reach boto3's redshift-data (moto: 'Unknown service')")
+set_value("moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk."
+          "_SERVICE_ERROR_NAMES", {**state_task_service_aws_sdk._SERVICE_ERROR_NAMES, **ERROR_PREFIXES},
+          why="aws-sdk errors are named Glue.X / RedshiftData.X as on AWS (moto: glue.X), so Retry/Catch match")
+
+
+# --- time --------------------------------------------------------------------------------------------------------
 
 
 def time_scale() -> float:
-    """LOCAL_AWS_TIME_SCALE, read at call time so a test or a run can change it."""
-    try:
-        return max(0.0, float(os.environ.get("LOCAL_AWS_TIME_SCALE", "1")))
-    except ValueError:
-        return 1.0
+    """LOCAL_AWS_TIME_SCALE (a factor >= 0), read at call time so a test or a run can change it.
+
+    Raises ``settings.SettingsError`` for a value the settings module refuses."""
+    return settings.current().time_scale
 
 
 def _scaled_sleep(seconds: float) -> None:
@@ -75,7 +103,13 @@ class _RetrierTime:
         return getattr(time, name)
 
 
-def _wait_interval(self: WaitFunction, env, wait_seconds: float) -> None:
+set_value("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.time", _RetrierTime(),
+          why="Retry intervals scale with LOCAL_AWS_TIME_SCALE (moto sleeps for real)")
+
+
+@patch("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function.WaitFunction._wait_interval",
+       why="Wait states scale with LOCAL_AWS_TIME_SCALE and end early when the execution stops")
+def _wait_interval(self: WaitFunction, env, wait_seconds: int) -> None:
     """Wait the (scaled) seconds unless the execution stops first."""
     deadline = time.monotonic() + max(0.0, float(wait_seconds)) * time_scale()
     while env.is_running():
@@ -84,6 +118,9 @@ def _wait_interval(self: WaitFunction, env, wait_seconds: float) -> None:
             return
         if env.program_state_event.wait(remaining):
             time.sleep(min(remaining, 0.05))  # set by an unrelated state change: keep waiting
+
+
+# --- wire format -----------------------------------------------------------------------------------------------
 
 
 def _iso(value: datetime.datetime) -> str:
@@ -121,6 +158,10 @@ class _ResponsesJson:
         return json.dumps(value, default=_json_default, **kwargs)
 
 
+set_value("moto.stepfunctions.responses.json", _ResponsesJson,
+          why="an execution output holding a datetime made DescribeExecution 500; AWS gives ISO-8601")
+
+
 @functools.cache
 def _operation_model(service: str, snake_action: str):
     model = botocore.session.get_session().get_service_model(service)
@@ -130,6 +171,12 @@ def _operation_model(service: str, snake_action: str):
     return None
 
 
+_TASK_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+
+
+@patch(f"{_TASK_SERVICE}.state_task_service.StateTaskService._normalise_parameters",
+       why="optimised integrations (states:startExecution.sync:2) take ASL PascalCase; moto's stub passes them "
+           "through and the API call fails")
 def _normalise_parameters(self: StateTaskService, parameters: dict, boto_service_name: str | None = None,
                           service_action_name: str | None = None) -> None:
     """ASL writes parameters as PascalCase (StateMachineArn); some APIs take camelCase (stateMachineArn)."""
@@ -141,6 +188,9 @@ def _normalise_parameters(self: StateTaskService, parameters: dict, boto_service
         self._to_boto_request(parameters, operation.input_shape)
 
 
+@patch(f"{_TASK_SERVICE}.state_task_service.StateTaskService._normalise_response",
+       why="optimised integrations return PascalCase with ISO timestamps on AWS; moto's stub leaves camelCase and "
+           "datetimes")
 def _normalise_response(self: StateTaskService, response: Any, boto_service_name: str | None = None,
                         service_action_name: str | None = None) -> None:
     """Results come back PascalCase (ExecutionArn, Output) with ISO timestamps, as AWS returns them."""
@@ -153,12 +203,13 @@ def _normalise_response(self: StateTaskService, response: Any, boto_service_name
         self._from_boto_response(response, operation.output_shape)
 
 
+@patch(f"{_TASK_SERVICE}.state_task_service_callback.StateTaskServiceCallback._eval_integration_pattern",
+       why="moto's callback pattern always opens a WaitForTaskToken endpoint; for services without "
+           ".waitForTaskToken (glue:startJobRun.sync) that fails with States.Runtime instead of polling",
+       wrap=True)
 def _sync_without_callback(original):
-    """moto's callback pattern always releases a WaitForTaskToken endpoint, which only exists for services that
-    support `.waitForTaskToken`; for the others (Glue) run the sync poll alone."""
-
     @functools.wraps(original)
-    def eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    def _eval_integration_pattern(self, env, resource_runtime_part, normalised_parameters, state_credentials):
         if ResourceCondition.WaitForTaskToken in self._supported_integration_patterns:
             return original(self, env, resource_runtime_part, normalised_parameters, state_credentials)
         task_output = env.stack.pop()
@@ -173,9 +224,12 @@ def _sync_without_callback(original):
                                   callback_endpoint=None, heartbeat_endpoint=None)
         env.stack.append(outcome)
 
-    return eval_integration_pattern
+    return _eval_integration_pattern
 
 
+@patch("moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution",
+       why="an execution started without a name gets ARN ...:None in moto (and the next one collides); AWS "
+           "names it with a UUID", wrap=True)
 def _named_start_execution(original):
     @functools.wraps(original)
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
@@ -184,27 +238,196 @@ def _named_start_execution(original):
     return start_execution
 
 
+# --- durability ----------------------------------------------------------------------------------------------
+
+
+class _SettledEnvironment:
+    """What is left of a saved execution's interpreter environment: its history. Callbacks and map runs of a
+    restored execution are gone (SendTaskSuccess: InvalidToken; DescribeMapRun: ResourceNotFound)."""
+
+    def __init__(self, history: list[dict]):
+        self.event_manager = EventManager()
+        self.event_manager._history_event_list.extend(history)
+        self.event_manager._event_id_gen._next_id = len(history) + 1
+        self.callback_pool_manager = CallbackPoolManager(activity_store={})
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.map_run_record import (  # noqa: E501
+            MapRunRecordPoolManager,
+        )
+
+        self.map_run_record_pool_manager = MapRunRecordPoolManager()
+
+    @staticmethod
+    def is_running() -> bool:
+        return False
+
+    def set_stop(self, stop_date, cause, error) -> None:
+        """A settled execution has nothing left to stop."""
+
+
+class SettledWorker(ExecutionWorker):
+    """The worker of a restored execution: no thread, no interpreter; its history only."""
+
+    def __init__(self, history: list[dict]):  # noqa: D107 - ExecutionWorker's own state is runtime
+        self.env = _SettledEnvironment(history)
+
+    def start(self):
+        raise RuntimeError("a restored execution cannot be started again")
+
+
+def _history_of(worker: ExecutionWorker) -> list[dict]:
+    env = getattr(worker, "env", None)
+    return env.event_manager.get_event_history() if env is not None else []
+
+
+@patch("moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker.__reduce__",
+       why="durability: an execution's worker (thread, interpreter environment, events, callback endpoints) is "
+           "runtime; it is saved as its history only", check_signature=False)
+def _reduce_worker(self, /):
+    return SettledWorker, (_history_of(self),)
+
+
+@patch("moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated",
+       why="durability: an execution ends in its own thread, outside any request; its end is committed then",
+       wrap=True)
+def _committing_terminated(original):
+    @functools.wraps(original)
+    def terminated(self) -> None:
+        try:
+            original(self)
+        finally:
+            state_store.touch_and_commit("stepfunctions")
+
+    return terminated
+
+
+def _settle(execution) -> bool:
+    """Fail an execution restored as RUNNING, with the event AWS ends a failed execution with."""
+    if execution.exec_status != ExecutionStatus.RUNNING:
+        return False
+    now = datetime.datetime.now(tz=datetime.UTC)
+    worker = execution.exec_worker
+    if not isinstance(worker, SettledWorker):
+        worker = execution.exec_worker = SettledWorker(_history_of(worker) if worker is not None else [])
+    history = worker.env.event_manager._history_event_list
+    history.append({
+        "id": len(history) + 1,
+        "previousEventId": history[-1]["id"] if history else 0,
+        "type": HistoryEventType.ExecutionFailed,
+        "timestamp": iso_8601_datetime_with_milliseconds(now),
+        "executionFailedEventDetails": {"error": INTERRUPTED_ERROR, "cause": INTERRUPTED_CAUSE},
+    })
+    worker.env.event_manager._event_id_gen._next_id = len(history) + 1
+    execution.exec_status = ExecutionStatus.FAILED
+    execution.stop_date = now
+    execution.error, execution.cause = INTERRUPTED_ERROR, INTERRUPTED_CAUSE
+    return True
+
+
+def restored(server) -> None:
+    """Executions RUNNING when the previous server stopped are FAILED (see the module docstring)."""
+    settled = 0
+    for _, _, backend in list(stepfunctions_parser_backends.iter_backends()):
+        for machine in list(backend.state_machines):
+            for execution in list(machine.executions):
+                settled += _settle(execution)
+    if settled:
+        log.warning("%d Step Functions execution(s) were running when the local AWS stopped: now FAILED", settled)
+        state_store.touch_and_commit("stepfunctions")
+
+
+# --- CloudFormation: AWS::StepFunctions::StateMachine ----------------------------------------------------------
+
+
+class StateMachineReference(LocalResource):
+    """The stack's record of a state machine it created: Ref gives the ARN, GetAtt Arn / Name. Not a
+    CloudFormationModel (moto's StateMachine stays the registered type); the machine itself lives only in the
+    Step Functions backend."""
+
+    TYPE = "AWS::StepFunctions::StateMachine"
+
+
+def _substitute(definition: Any, substitutions: dict[str, Any]) -> str:
+    """The definition as a string with every ${Var} replaced. Raises ValueError naming undefined variables
+    (AWS fails the resource: the definition would not be valid ASL)."""
+    text = json.dumps(definition) if not isinstance(definition, str) else definition
+    missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions))
+    if missing:
+        raise ValueError(f"DefinitionSubstitutions lacks {', '.join(missing)}")
+    for key, value in substitutions.items():
+        text = text.replace("${%s}" % key, str(value))
+    return text
+
+
+def _machine_reference(machine) -> StateMachineReference:
+    return StateMachineReference(machine.arn, {"Arn": machine.arn, "Name": machine.name})
+
+
 def create_state_machine(name: str, definition_json: str, role_arn: str, tags: list[dict] | None = None,
                          account_id: str = ACCOUNT_ID, region: str = REGION):
-    """Create a state machine in the one store that executes (for CloudFormation and other in-process callers)."""
+    """Create a state machine in the one store that executes (for CloudFormation and other in-process callers).
+
+    Raises moto's InvalidDefinition / StateMachineAlreadyExists as CreateStateMachine does."""
     backend = stepfunctions_parser_backends[account_id][region]
     return backend.create_state_machine(name, definition_json, role_arn, tags=tags or [])
 
 
+def _create_or_update(resource_name: str, props: dict, account_id: str, region: str) -> StateMachineReference:
+    name = props.get("StateMachineName", resource_name)
+    definition = _substitute(props.get("Definition", props.get("DefinitionString", "")),
+                             props.get("DefinitionSubstitutions", {}))
+    backend = stepfunctions_parser_backends[account_id][region]
+    existing = next((m for m in backend.state_machines if m.name == name), None)
+    if existing is not None:  # an update with the same name: in place, same ARN (AWS: no interruption)
+        return _machine_reference(backend.update_state_machine(existing.arn, definition=definition,
+                                                               role_arn=props.get("RoleArn") or None))
+    tags = [{"key": t["Key"], "value": t["Value"]} for t in props.get("Tags", [])]
+    return _machine_reference(create_state_machine(name, definition, props.get("RoleArn", ""), tags,
+                                                   account_id, region))
+
+
+@patch("moto.stepfunctions.models.StateMachine.create_from_cloudformation_json",
+       why="moto ignores Definition + DefinitionSubstitutions and creates the machine in the store that does "
+           "not execute", wrap=True)
+def _state_machine_create(original):
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        return _create_or_update(resource_name, cloudformation_json["Properties"], account_id, region_name)
+
+    return classmethod(create_from_cloudformation_json)
+
+
+@patch("moto.stepfunctions.models.StateMachine.update_from_cloudformation_json",
+       why="the machine lives in the executing store; same name: updated in place (ARN and executions kept)",
+       wrap=True)
+def _state_machine_update(original):
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        props = cloudformation_json.get("Properties", {})
+        name = props.get("StateMachineName", new_resource_name)
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        old_arn = original_resource.physical_resource_id
+        reference = _create_or_update(name, props, account_id, region_name)
+        if reference.physical_id != old_arn and any(m.arn == old_arn for m in backend.state_machines):
+            backend.delete_state_machine(old_arn)  # a new name is a replacement: the old machine goes
+        return reference
+
+    return classmethod(update_from_cloudformation_json)
+
+
+@patch("moto.stepfunctions.models.StateMachine.delete_from_cloudformation_json",
+       why="the machine lives in the executing store", wrap=True)
+def _state_machine_delete(original):
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        name = cloudformation_json.get("Properties", {}).get("StateMachineName", resource_name)
+        for machine in [m for m in backend.state_machines if m.arn == resource_name or m.name == name]:
+            backend.delete_state_machine(machine.arn)
+
+    return classmethod(delete_from_cloudformation_json)
+
+
 def install(server) -> None:
-    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES.update(BOTO_SERVICE_NAMES)
-    state_task_service_aws_sdk._SERVICE_ERROR_NAMES.update(ERROR_PREFIXES)
-    StateTaskService._normalise_parameters = _normalise_parameters
-    StateTaskService._normalise_response = _normalise_response
-    WaitFunction._wait_interval = _wait_interval
-    retrier_decl.time = _RetrierTime()
-    sfn_responses.json = _ResponsesJson
-    if not getattr(StateTaskServiceCallback._eval_integration_pattern, "__wrapped__", None):
-        StateTaskServiceCallback._eval_integration_pattern = _sync_without_callback(
-            StateTaskServiceCallback._eval_integration_pattern)
-    if not getattr(StepFunctionsParserBackend.start_execution, "__wrapped__", None):
-        StepFunctionsParserBackend.start_execution = _named_start_execution(StepFunctionsParserBackend.start_execution)
     # The interpreter logs each caught task failure with a dump of the whole state; the execution history
-    # carries the error and cause, which is what a user reads.
+    # carries the error and cause, which is what a user reads. (A logging level, not a change to moto.)
     if not log.isEnabledFor(logging.DEBUG):
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
