@@ -40,8 +40,10 @@ ACTIVE = ("SUBMITTED", "PICKED", "STARTED")
 # retention time for query results is 24 hours" and at most 200 active (SUBMITTED and STARTED) queries per cluster.
 RESULT_RETENTION_SECONDS = 24 * 3600
 ACTIVE_STATEMENTS_PER_CLUSTER = 200
-INTERRUPTED = ("ERROR: the local AWS stopped while this statement was {state}; it did not complete and is not run "
-               "again (an open transaction was rolled back)")
+# The status saved last may lag (PICKED and STARTED are not written on their own), so the message does not claim
+# which of them it had reached.
+INTERRUPTED = ("ERROR: the local AWS stopped before this statement finished; it is not run again (its open "
+               "transaction was rolled back; what it had committed is kept)")
 
 
 @dataclass
@@ -116,7 +118,7 @@ def settle_interrupted(statement: Statement) -> bool:
     cannot, and DuckDB rolled back whatever transaction it had open."""
     if statement.status not in ACTIVE:
         return False
-    message = INTERRUPTED.format(state="running" if statement.status == "STARTED" else "waiting to run")
+    message = INTERRUPTED
     for run in (statement, *statement.subs):
         run.started_ns = None  # the old process's clock
     failed_at = None

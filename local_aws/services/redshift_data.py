@@ -150,7 +150,7 @@ def _respond(handler):
             body = handler(self, json.loads(self.body or "{}"))
         except DataApiRefusal as exc:
             raise _wire_error(exc) from exc
-        return json.dumps(body)
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(body)
 
     action.__name__ = handler.__name__
     action.__doc__ = handler.__doc__
