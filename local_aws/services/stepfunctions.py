@@ -309,6 +309,13 @@ def _settle(execution) -> bool:
     if not isinstance(worker, SettledWorker):
         worker = execution.exec_worker = SettledWorker(_history_of(worker) if worker is not None else [])
     history = worker.env.event_manager._history_event_list
+    if not history:  # saved before its worker recorded the start: every execution's history begins with it
+        history.append({
+            "id": 1, "previousEventId": 0, "type": HistoryEventType.ExecutionStarted,
+            "timestamp": iso_8601_datetime_with_milliseconds(execution.start_date),
+            "executionStartedEventDetails": {"input": json.dumps(execution.input_data),
+                                             "inputDetails": {"truncated": False}, "roleArn": execution.role_arn},
+        })
     history.append({
         "id": len(history) + 1,
         "previousEventId": history[-1]["id"] if history else 0,

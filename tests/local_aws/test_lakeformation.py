@@ -1,4 +1,4 @@
-"""Lake Formation through boto3: settings, grants, LF-tags as AWS answers them, and state across a restart."""
+"""Lake Formation through boto3: settings, grants, LF-tags as AWS answers them, and state across a crash."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from server_process import start_server, stop_server
+from server_process import start_server
 
 from local_aws.server import free_port
 
@@ -132,8 +132,8 @@ def test_aws_cli_lists_permissions(local_aws, boto_client, glue_db):
     assert ANALYST in result.stdout and glue_db in result.stdout
 
 
-# A stack whose grant goes to a role it creates: on restart the stack is re-applied (a new role, a new grant), so
-# the saved state must not bring the old role's grant back as a stale duplicate.
+# A stack whose grant goes to a role it creates. The stack is restored, not re-created: the role keeps its ARN and
+# the grant stays one grant to it; deleting the stack revokes it.
 STACK = {"Resources": {
     "Db": {"Type": "AWS::Glue::Database", "Properties": {"CatalogId": {"Ref": "AWS::AccountId"},
                                                           "DatabaseInput": {"Name": "lf_stack_db"}}},
@@ -151,7 +151,11 @@ def stack_grants(lf) -> list[dict]:
             ["PrincipalResourcePermissions"] if ":role/" in p["Principal"]["DataLakePrincipalIdentifier"]]
 
 
-def test_settings_grants_and_tags_survive_a_restart(tmp_path):
+def test_settings_grants_and_tags_survive_a_crash(tmp_path):
+    """Everything Lake Formation acknowledged before a SIGKILL is there after the restart: settings, registered
+    locations, grants, LF-tags and their assignments ("Lake Formation permissions reference" and "LF-tags", AWS
+    Lake Formation Developer Guide). A stack's grant keeps its principal (the stack's role, same ARN) and goes when
+    the stack is deleted, as a PrincipalPermissions resource's grant does on AWS."""
     state, port = tmp_path / "state", free_port()
     resource = {"DataLocation": {"ResourceArn": "arn:aws:s3:::lake-lf/raw"}}
     proc, url = start_server(state, port)
@@ -161,12 +165,17 @@ def test_settings_grants_and_tags_survive_a_restart(tmp_path):
         lf.register_resource(ResourceArn="arn:aws:s3:::lake-lf/raw", RoleArn=ANALYST)
         lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ANALYST}, Resource=resource,
                              Permissions=["DATA_LOCATION_ACCESS"])
-        lf.create_lf_tag(TagKey="tier", TagValues=["gold"])
-        boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1").create_stack(
-            StackName="lf-stack", TemplateBody=json.dumps(STACK), Capabilities=["CAPABILITY_IAM"])
-        assert len(stack_grants(lf)) == 1
+        lf.create_lf_tag(TagKey="tier", TagValues=["gold", "silver"])
+        cfn = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
+        cfn.create_stack(StackName="lf-stack", TemplateBody=json.dumps(STACK), Capabilities=["CAPABILITY_IAM"])
+        lf.add_lf_tags_to_resource(Resource={"Database": {"Name": "lf_stack_db"}},
+                                   LFTags=[{"TagKey": "tier", "TagValues": ["gold"]}])
+        before = stack_grants(lf)
+        assert len(before) == 1
     finally:
-        stop_server(proc)
+        proc.kill()  # SIGKILL: nothing is written at exit
+        proc.wait(timeout=30)
+
     proc, url = start_server(state, port)
     try:
         lf = boto3.client("lakeformation", endpoint_url=url, region_name="us-east-1")
@@ -174,7 +183,18 @@ def test_settings_grants_and_tags_survive_a_restart(tmp_path):
             {"DataLakePrincipalIdentifier": ANALYST}]
         assert [r["ResourceArn"] for r in lf.list_resources()["ResourceInfoList"]] == ["arn:aws:s3:::lake-lf/raw"]
         assert [p["Permissions"] for p in permissions_of(lf, ANALYST, resource)] == [["DATA_LOCATION_ACCESS"]]
-        assert lf.get_lf_tag(TagKey="tier")["TagValues"] == ["gold"]
-        assert len(stack_grants(lf)) == 1, stack_grants(lf)
+        assert sorted(lf.get_lf_tag(TagKey="tier")["TagValues"]) == ["gold", "silver"]
+        tags = lf.get_resource_lf_tags(Resource={"Database": {"Name": "lf_stack_db"}})["LFTagOnDatabase"]
+        assert [(t["TagKey"], t["TagValues"]) for t in tags] == [("tier", ["gold"])]
+        assert stack_grants(lf) == before
+
+        cfn = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
+        cfn.delete_stack(StackName="lf-stack")
+        assert [s["StackStatus"] for s in cfn.list_stacks()["StackSummaries"]
+                if s["StackName"] == "lf-stack"] == ["DELETE_COMPLETE"]
+        assert stack_grants(lf) == []
+        # The grants that were not the stack's stay.
+        assert [p["Permissions"] for p in permissions_of(lf, ANALYST, resource)] == [["DATA_LOCATION_ACCESS"]]
     finally:
-        stop_server(proc)
+        proc.kill()
+        proc.wait(timeout=30)

@@ -1,4 +1,5 @@
-"""Lambda through boto3: handlers really run, isolated, with the function's settings, as AWS reports them."""
+"""Lambda through boto3: handlers really run, isolated, with the function's settings, as AWS reports them; functions
+survive a crash of the server."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import time
 import uuid
 import zipfile
 
+import boto3
 import pytest
+from server_process import start_server
+
+from local_aws.server import free_port
 
 
 def zipped(files: dict[str, str]) -> bytes:
@@ -127,3 +132,37 @@ def test_event_invocation_returns_202_and_runs_in_the_background(lam, role, boto
             break
         time.sleep(0.2)
     assert s3.get_object(Bucket=bucket, Key="done")["Body"].read() == b"ok"
+
+
+def test_function_survives_a_crash_and_stays_invocable(tmp_path):
+    """A function created before a SIGKILL is there after the restart with the same ARN, configuration and code
+    (CodeSha256), and its handler runs ("Invoke", Lambda API Reference: RequestResponse returns the payload)."""
+    state, port = tmp_path / "state", free_port()
+    proc, url = start_server(state, port)
+    try:
+        lam = boto3.client("lambda", endpoint_url=url, region_name="us-east-1")
+        iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1")
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                          "Principal": {"Service": "lambda.amazonaws.com"}}]}
+        role = iam.create_role(RoleName="restart-lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        created = lam.create_function(
+            FunctionName="restart-fn", Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+            Code={"ZipFile": zipped({"handler.py": "import os\ndef lambda_handler(event, context):\n"
+                                                   "    return {'day': event['day'], 'env': os.environ['STAGE']}\n"})},
+            Environment={"Variables": {"STAGE": "restarted"}}, Timeout=30)
+    finally:
+        proc.kill()  # SIGKILL: nothing is written at exit
+        proc.wait(timeout=30)
+
+    proc, url = start_server(state, port)
+    try:
+        lam = boto3.client("lambda", endpoint_url=url, region_name="us-east-1")
+        again = lam.get_function(FunctionName="restart-fn")["Configuration"]
+        for key in ("FunctionArn", "CodeSha256", "Role", "Handler", "Timeout", "LastModified"):
+            assert again[key] == created[key], key
+        response = lam.invoke(FunctionName="restart-fn", Payload=json.dumps({"day": "2021-12-01"}))
+        assert "FunctionError" not in response
+        assert json.loads(response["Payload"].read()) == {"day": "2021-12-01", "env": "restarted"}
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

@@ -1,4 +1,5 @@
-"""Step Functions through boto3: the ASL constructs our machines use, on the local interpreter."""
+"""Step Functions through boto3: the ASL constructs our machines use, on the local interpreter, and executions
+across a crash of the server."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import time
 import uuid
 import zipfile
 
+import boto3
 import pytest
+from server_process import start_server
+
+from local_aws.server import free_port
+from local_aws.services.stepfunctions import INTERRUPTED_ERROR
 
 ROLE = "arn:aws:iam::123456789012:role/sfn-test"
 
@@ -195,3 +201,54 @@ def test_glue_start_job_run_sync_failure_is_states_task_failed_with_the_job_run(
     assert error["Error"] == "States.TaskFailed"
     job_run = json.loads(error["Cause"])
     assert (job_run["JobName"], job_run["JobRunState"]) == (job, "FAILED")
+
+
+def test_executions_survive_a_crash_and_a_running_one_is_settled(tmp_path):
+    """A SIGKILLed server keeps every acknowledged execution: a finished one with its status, output, dates and
+    history exactly as they were; one that was RUNNING is FAILED after the restart, its history ending with the
+    ExecutionFailed event AWS ends every failed execution with ("GetExecutionHistory", Step Functions API
+    Reference; "HistoryEvent" types). The machine still runs new executions."""
+    def client(url):
+        return boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1")
+
+    state, port = tmp_path / "state", free_port()
+    proc, url = start_server(state, port)
+    try:
+        sfn = client(url)
+        quick = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"rows": 3},
+                                                                  "ResultPath": "$.loaded", "End": True}}})
+        slow = machine(sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 360000, "End": True}}})
+        finished = run(sfn, quick, {"day": "2021-12-01"}, name="finished")
+        history = sfn.get_execution_history(executionArn=finished["executionArn"])["events"]
+        running = sfn.start_execution(stateMachineArn=slow, name="in-flight", input='{"day": "2021-12-02"}')
+        time.sleep(0.5)
+        assert sfn.describe_execution(executionArn=running["executionArn"])["status"] == "RUNNING"
+    finally:
+        proc.kill()  # SIGKILL: nothing is written at exit
+        proc.wait(timeout=30)
+
+    proc, url = start_server(state, port)
+    try:
+        sfn = client(url)
+        again = sfn.describe_execution(executionArn=finished["executionArn"])
+        assert {k: again[k] for k in ("status", "output", "input", "startDate", "stopDate", "name")} == {
+            k: finished[k] for k in ("status", "output", "input", "startDate", "stopDate", "name")}
+        assert json.loads(again["output"]) == {"day": "2021-12-01", "loaded": {"rows": 3}}
+        assert sfn.get_execution_history(executionArn=finished["executionArn"])["events"] == history
+
+        settled = sfn.describe_execution(executionArn=running["executionArn"])
+        assert settled["status"] == "FAILED" and settled["error"] == INTERRUPTED_ERROR
+        assert "stopped" in settled["cause"] and settled["startDate"] == running["startDate"]
+        events = sfn.get_execution_history(executionArn=running["executionArn"])["events"]
+        assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionFailed"
+        assert events[-1]["executionFailedEventDetails"]["error"] == INTERRUPTED_ERROR
+        assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+        listed = sfn.list_executions(stateMachineArn=slow)["executions"]
+        assert [(e["name"], e["status"]) for e in listed] == [("in-flight", "FAILED")]
+
+        assert run(sfn, quick, {"day": "2021-12-03"})["status"] == "SUCCEEDED"
+        with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):  # the restored name is still taken
+            sfn.start_execution(stateMachineArn=quick, name="finished", input="{}")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
