@@ -235,6 +235,7 @@ class StateStore:
         entries = self.journal.entries
         self._restoring = True
         _BLOBS_SEEN.clear()
+        _RESOLVED.clear()
         try:
             counts = self._load_s3(entries)
             services = [(key[1], data) for key, data in entries.items() if key[0] == "service"]
@@ -244,6 +245,7 @@ class StateStore:
             counts["services"] = len(services)
         finally:
             self._restoring = False
+            _RESOLVED.clear()
         removed = self.blobs.remove_unreferenced(set(_BLOBS_SEEN))
         counts["unreferenced_blobs_removed"] = removed
         self.journal.compact()
@@ -336,7 +338,17 @@ def _backend_dict_for(key: str) -> BackendDict:
     raise StateError(f"no backend {key} in this local AWS: the state dir was written by another version")
 
 
+_RESOLVED: dict[tuple, Any] = {}  # during one load: the same backend or bucket is referred to thousands of times
+
+
 def _resolve(pid: tuple) -> Any:
+    found = _RESOLVED.get(pid)
+    if found is None:
+        found = _RESOLVED[pid] = _resolve_uncached(pid)
+    return found
+
+
+def _resolve_uncached(pid: tuple) -> Any:
     kind = pid[0]
     if kind == "backend":
         _, key, account, region = pid

@@ -34,7 +34,7 @@ def test_serve_health_sigterm_and_state_survives_restart(tmp_path):
         s3.put_object(Bucket="lake-persist", Key="raw/sales/dt=2021-12-01/sales.csv", Body=b"a,b\n1,2\n")
     finally:
         stop_server(proc)
-    assert (tmp_path / "state" / "s3" / "buckets.json").exists()
+    assert (tmp_path / "state" / "state" / "journal").is_dir()
 
     proc, url = start_server(tmp_path / "state", port)
     try:
