@@ -9,7 +9,11 @@ import signal
 import sys
 import threading
 
+from local_aws.patches import PatchError
 from local_aws.server import LocalAWS
+from local_aws.settings import SettingsError
+from local_aws.state.journal import JournalError
+from local_aws.state.store import StateError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with LocalAWS(port=args.port, state_dir=args.state_dir, host=args.host) as aws:
+    aws = LocalAWS(port=args.port, state_dir=args.state_dir, host=args.host)
+    try:
+        aws.start()
+    except (SettingsError, PatchError, StateError, JournalError) as exc:
+        print(f"local AWS cannot start: {exc}", file=sys.stderr, flush=True)
+        return 2
+    try:
         print(f"local AWS ready at {aws.endpoint_url}", flush=True)
         stop.wait()
+    finally:
+        aws.stop()
     return 0
 
 
