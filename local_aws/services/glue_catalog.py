@@ -11,12 +11,14 @@ CloudFormation types created here through moto's Glue backend, so they are visib
 
 - ``AWS::Glue::Database`` (Ref: the database name). ``DatabaseInput`` is the CreateDatabase input; an update of
   the same name replaces the database's input and keeps its tables.
-- ``AWS::Glue::SecurityConfiguration`` (Ref: the name). ``EncryptionConfiguration`` is recorded, not applied (the
-  local lake is not encrypted).
+- ``AWS::Glue::SecurityConfiguration`` (Ref: the name). ``EncryptionConfiguration`` is recorded in the API's shape
+  (the template's ``S3Encryptions`` list is the API's ``S3Encryption``), not applied (the local lake is not
+  encrypted).
 
 Crawlers (``AWS::Glue::Crawler``) and jobs (``AWS::Glue::Job``) are declared by ``glue_crawlers`` and
 ``glue_jobs``. Source: AWS CloudFormation User Guide, "AWS::Glue::Database" and
-"AWS::Glue::SecurityConfiguration" (Return values: Ref returns the resource name).
+"AWS::Glue::SecurityConfiguration" and its "EncryptionConfiguration" (Return values: Ref returns the resource name);
+AWS Glue API reference, "EncryptionConfiguration".
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ class GlueDatabase(LocalResource, CloudFormationModel):
             backend.delete_database(name)
 
 
+def api_encryption_configuration(template: dict) -> dict:
+    """The template's EncryptionConfiguration in the API's shape: ``S3Encryptions`` is named ``S3Encryption``."""
+    configuration = {k: v for k, v in template.items() if k != "S3Encryptions"}
+    if "S3Encryptions" in template:
+        configuration["S3Encryption"] = template["S3Encryptions"]
+    return configuration
+
+
 class GlueSecurityConfiguration(LocalResource, CloudFormationModel):
     TYPE = "AWS::Glue::SecurityConfiguration"
     NAME_PROPERTY = "Name"
@@ -58,7 +68,8 @@ class GlueSecurityConfiguration(LocalResource, CloudFormationModel):
         backend = glue_backends[account_id][region]
         if name in backend.security_configurations:  # a stack update replaces it
             backend.delete_security_configuration(name)
-        backend.create_security_configuration(name, props.get("EncryptionConfiguration", {}))
+        backend.create_security_configuration(name, api_encryption_configuration(
+            props.get("EncryptionConfiguration") or {}))
         return cls(name)
 
     @classmethod

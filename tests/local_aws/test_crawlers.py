@@ -548,7 +548,9 @@ def test_template_run_glue_crawler_state_machine(lake, boto_client, monkeypatch)
 # --- persistence and Airflow -----------------------------------------------------------------------------------
 
 
-def test_catalog_survives_a_server_restart(tmp_path):
+def test_catalog_survives_a_clean_stop_and_restart(tmp_path):
+    """A SIGTERM'd server comes back with the catalog and crawl history it acknowledged, and keeps crawling (AWS
+    keeps them: Glue API reference, "GetCrawler" LastCrawl, "GetTable"). SIGKILL: test_glue_restart.py."""
     import boto3
     from server_process import start_server, stop_server
 
@@ -567,8 +569,7 @@ def test_catalog_survives_a_server_restart(tmp_path):
         table_before = lake.table("raw_sales")
     finally:
         stop_server(proc)
-    saved = json.loads((state / "glue" / "catalog.json").read_text())
-    assert saved["format"] == 1
+    assert not (state / "glue").exists()  # no catalog file of our own: the state store holds moto's catalog
 
     proc, url = start_server(state, port)
     try:
@@ -590,6 +591,30 @@ def test_catalog_survives_a_server_restart(tmp_path):
         assert len(lake.partitions("raw_sales")) == 3
     finally:
         stop_server(proc)
+
+
+def test_crawl_history_is_state_and_an_interrupted_crawl_fails_on_restore(lake):
+    """Crawls are state of the Glue backends (saved without their locks and stop signals); a crawl that was
+    running when the local AWS died is restored FAILED with a message (AWS's LastCrawl of a crawl that could not
+    finish: Status FAILED with ErrorMessage, Glue API reference "LastCrawlInfo")."""
+    from local_aws.services.glue_crawlers import CrawlHistoryBackend, crawl_backends
+    from local_aws.state import pickling
+
+    lake.put("h/orders/part.csv", "id\n1\n")
+    name = lake.crawler("h/orders/", "h_")
+    first = lake.crawl(name)["LastCrawl"]
+    saved = pickling.loads(pickling.dumps(crawl_backends["123456789012"]["us-east-1"].saved_state()), resolve=None)
+    assert not {"lock", "catalog_write", "cancels"} & set(saved)
+    (crawl,) = saved["crawls"][name]
+    assert (crawl.crawl_id, crawl.status) == (first["MessagePrefix"], "SUCCEEDED")
+
+    crawl.phase, crawl.status, crawl.end_time = "RUNNING", "RUNNING", None  # as a crash left it
+    fresh = CrawlHistoryBackend("us-east-1", "123456789012")
+    fresh.restore_state(saved)
+    restored = fresh.latest(name)
+    assert (restored.phase, restored.status) == ("DONE", "FAILED")
+    assert restored.error_message == "the local AWS stopped during the crawl"
+    assert restored.end_time == restored.start_time  # its last known moment: restoring twice is the same
 
 
 SENSOR_DAG = '''

@@ -8,7 +8,6 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import boto3
 import pyarrow.parquet as pq
@@ -355,25 +354,28 @@ def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
     assert jobs.glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] == "SUCCEEDED"
 
 
-def test_run_history_persisted_and_interrupted_runs_fail_on_load(jobs, tmp_path):
-    from local_aws.services import glue_jobs
+def test_run_history_is_state_and_interrupted_runs_fail_on_restore(jobs):
+    """Runs are state of the Glue backends (saved without their process), and a run that was active when the local
+    AWS died is restored FAILED, since its process died too (AWS reports a run that could not finish as FAILED
+    with an ErrorMessage: Glue API reference, "JobRun")."""
+    from local_aws.services.glue_jobs import JobRunsBackend, job_run_backends
+    from local_aws.state import pickling
 
     job = jobs.create("print('done')")
     finished = jobs.glue.start_job_run(JobName=job)["JobRunId"]
     assert jobs.wait(job, finished)["JobRunState"] == "SUCCEEDED"
-    server = SimpleNamespace(state_dir=tmp_path)
-    glue_jobs.save_state(server)
-    saved = json.loads((tmp_path / "glue-jobs" / "job-runs.json").read_text())
-    record = next(r for r in saved if r["run_id"] == finished)
-    assert record["state"] == "SUCCEEDED" and record["job_name"] == job
+    backend = job_run_backends["123456789012"]["us-east-1"]
+    saved = pickling.loads(pickling.dumps(backend.saved_state()), resolve=None)
+    assert "lock" not in saved
+    (run,) = saved["runs"][job]
+    assert (run.run_id, run.state, run.process, run.on_done) == (finished, "SUCCEEDED", None, None)
 
-    # A state file written by a local AWS that died mid-run: the run cannot resume, so it ends FAILED.
-    interrupted = dict(record, run_id="jr_interrupted", state="RUNNING", completed_on=None)
-    (tmp_path / "glue-jobs" / "job-runs.json").write_text(json.dumps([interrupted]))
-    glue_jobs.load_state(server)
-    run = jobs.glue.get_job_run(JobName=job, RunId="jr_interrupted")["JobRun"]
-    assert run["JobRunState"] == "FAILED"
-    assert run["ErrorMessage"] == "the local AWS stopped during the run"
+    run.run_id, run.state, run.completed_on = "jr_interrupted", "RUNNING", None  # as a crash left it
+    fresh = JobRunsBackend("us-east-1", "123456789012")
+    fresh.restore_state(saved)
+    restored = fresh.find(job, "jr_interrupted")
+    assert (restored.state, restored.error_message) == ("FAILED", "the local AWS stopped during the run")
+    assert restored.completed_on == restored.modified_on  # its last recorded moment: restoring twice is the same
 
 
 # --- pre-started ("warm") Spark drivers -------------------------------------------------------------------------
