@@ -166,3 +166,33 @@ def test_catalog_crawls_and_runs_survive_sigkill_and_moto_reset_clears_them(tmp_
                 os.killpg(sleeping_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+@pytest.mark.spark
+def test_moto_reset_stops_the_warm_driver_and_the_next_job_warms_one(tmp_path):
+    """The warm Spark driver is a process, not state: moto's reset stops it with the state it served, and the
+    pool stays ready, so the next CreateJob starts a driver again (local behaviour; AWS has no such process)."""
+    from test_glue_jobs import _processes_with_env
+
+    state, port = tmp_path / "state", free_port()
+    proc, url = start_server(state, port, LOCAL_AWS_GLUE_WARM_DRIVERS="1")
+    drivers = lambda: _processes_with_env("SPARK_LOCAL_DIRS", str(state))  # noqa: E731 - the driver and its JVM
+    try:
+        glue = boto3.client("glue", endpoint_url=url, region_name="us-east-1")
+        job = {"Role": "r", "Command": {"Name": "glueetl", "ScriptLocation": "s3://nowhere/job.py"}}
+        glue.create_job(Name="first", **job)
+        _wait_for(drivers, 30, "creating a job starts a warm driver")
+        assert requests.post(f"{url}/moto-api/reset", timeout=60).ok
+        _wait_for(lambda: not drivers(), 20, "moto's reset stops the warm driver")
+        glue.create_job(Name="second", **job)
+        _wait_for(drivers, 30, "after a reset, creating a job starts a warm driver again")
+    finally:
+        stop_server(proc)
+    _wait_for(lambda: not drivers(), 20, "stopping the server stops the warm driver")
