@@ -37,6 +37,10 @@ class AthenaQueryError(Exception):
         position = f"line {line}:{column}: " if line is not None and column is not None else ""
         super().__init__(f"{name}: {position}{message}")
 
+    def __reduce__(self):
+        # saved with its execution (the state store pickles it): rebuild from the parts, not the formatted text
+        return type(self), (self.name, self.detail, self.line, self.column)
+
     @property
     def category(self) -> int:
         return SYSTEM if self.name == "GENERIC_INTERNAL_ERROR" else USER

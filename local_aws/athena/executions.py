@@ -2,33 +2,43 @@
 
 A query is QUEUED when accepted, RUNNING on a worker, then SUCCEEDED, FAILED (with Athena's error) or CANCELLED.
 Results go to ``<output location>/<id>.csv`` (+ ``.csv.metadata``) for SELECT, ``<id>.txt`` for other statements,
-in the local S3, as Athena writes them. Finished executions (with their results) survive a restart of a local AWS
-that has a state directory.
+in the local S3, as Athena writes them.
+
+State and runtime are apart: the executions (with their results) are plain data owned by the caller (the Athena
+service keeps them on its backend, which the state store saves); ``QueryExecutions`` is the runtime that runs them
+(a queue, worker threads, the DuckDB query in flight). When a worker ends a query it calls
+``on_end(execution, changed)``, ``changed`` naming the moto services the query changed ("s3" for its result files,
+"glue" for DDL), so the caller makes the outcome durable at once. ``settle_interrupted`` ends an execution that a
+restart found QUEUED or RUNNING.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from local_aws import s3io
 from local_aws.athena.engine import QueryCancelled, QueryResult, QueryRun
 from local_aws.athena.errors import AthenaQueryError
-from local_aws.athena.results import ResultColumn, metadata_document, to_csv, to_text
+from local_aws.athena.results import metadata_document, to_csv, to_text
 
 log = logging.getLogger(__name__)
 
 # Two workers: the machine is small and DuckDB already parallelises one query.
 _WORKERS = 2
 ACTIVE_STATES = ("QUEUED", "RUNNING")
-_KEPT = 1000  # finished executions kept across restarts
+# "Athena keeps a query history for 45 days" (ListQueryExecutions, Athena API reference). The local history also
+# keeps at most the newest KEPT finished executions (their results are part of the saved state); older ones are
+# forgotten as if their 45 days had passed.
+HISTORY_SECONDS = 45 * 24 * 3600
+KEPT = 1000
+INTERRUPTED = "The local AWS stopped before this query finished; it is not run again"
 
 
 @dataclass
@@ -48,8 +58,12 @@ class QueryExecution:
     result: QueryResult | None = None
     statement_type: str = "DML"
     substatement_type: str | None = None
-    run: QueryRun | None = None
+    run: QueryRun | None = None  # runtime: the engine run, for StopQueryExecution
     execution_parameters: list[str] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the engine run holds a DuckDB connection and a lock: not state
+        return {**self.__dict__, "run": None}
 
     def as_dict(self) -> dict[str, Any]:
         status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
@@ -99,65 +113,40 @@ class QueryExecution:
         return out
 
 
-def _to_record(execution: QueryExecution) -> dict[str, Any]:
-    result = execution.result
-    error = execution.error
-    return {
-        "query_id": execution.query_id,
-        "query": execution.query,
-        "workgroup": execution.workgroup,
-        "database": execution.database,
-        "catalog": execution.catalog,
-        "output_location": execution.output_location,
-        "submitted": execution.submitted,
-        "started": execution.started,
-        "completed": execution.completed,
-        "state": execution.state,
-        "state_change_reason": execution.state_change_reason,
-        "statement_type": execution.statement_type,
-        "substatement_type": execution.substatement_type,
-        "execution_parameters": execution.execution_parameters,
-        "error": None if error is None else [error.name, error.detail, error.line, error.column],
-        "result": None if result is None else {
-            "columns": [[c.name, c.duckdb_type] for c in result.columns],
-            "rows": [list(r) for r in result.rows],
-            "bytes_scanned": result.bytes_scanned,
-        },
-    }
+def settle_interrupted(execution: QueryExecution) -> bool:
+    """An execution restored QUEUED or RUNNING belonged to a server that is gone: end it FAILED, StateChangeReason
+    saying so (AWS would have finished it; a restart cannot). Returns whether it changed."""
+    if execution.state not in ACTIVE_STATES:
+        return False
+    execution.error = AthenaQueryError("GENERIC_INTERNAL_ERROR", INTERRUPTED)
+    execution.state = "FAILED"
+    execution.state_change_reason = str(execution.error)
+    execution.completed = time.time()
+    return True
 
 
-def _from_record(record: dict[str, Any]) -> QueryExecution:
-    execution = QueryExecution(
-        record["query_id"], record["query"], record["workgroup"], record["database"], record["catalog"],
-        record["output_location"], submitted=record["submitted"], state=record["state"],
-        state_change_reason=record["state_change_reason"], started=record["started"],
-        completed=record["completed"], statement_type=record["statement_type"],
-        substatement_type=record["substatement_type"], execution_parameters=record["execution_parameters"],
-    )
-    if record["error"]:
-        execution.error = AthenaQueryError(*record["error"])
-    if record["result"]:
-        saved = record["result"]
-        execution.result = QueryResult(
-            [ResultColumn(name, kind) for name, kind in saved["columns"]],
-            [tuple(r) for r in saved["rows"]],
-            record["statement_type"],
-            record["substatement_type"] or "",
-            saved["bytes_scanned"],
-        )
-    return execution
+def forget_old(executions: dict[str, QueryExecution], now: float) -> list[str]:
+    """Drop finished executions past the 45-day history, and the oldest beyond ``KEPT``; returns their ids."""
+    finished = sorted((e for e in executions.values() if e.state not in ACTIVE_STATES), key=lambda e: e.submitted)
+    gone = [e.query_id for e in finished if e.submitted < now - HISTORY_SECONDS]
+    kept = [e for e in finished if e.submitted >= now - HISTORY_SECONDS]
+    gone += [e.query_id for e in kept[: max(0, len(kept) - KEPT)]]
+    for query_id in gone:
+        executions.pop(query_id, None)
+    return gone
 
 
 class QueryExecutions:
-    """Every execution of this server (in memory), and the pool that runs them."""
+    """The pool that runs the caller's ``executions`` (a dict it owns and saves), changed in place."""
 
-    def __init__(self) -> None:
-        self._executions: dict[str, QueryExecution] = {}
+    def __init__(self, executions: dict[str, QueryExecution],
+                 on_end: Callable[[QueryExecution, set[str]], None] | None = None) -> None:
+        self.executions = executions
+        self.on_end = on_end
         self._lock = threading.Lock()
-        self._queue: queue.Queue[QueryExecution] = queue.Queue()
+        self._queue: queue.Queue[QueryExecution | None] = queue.Queue()
         self._workers: list[threading.Thread] = []
-        self._finished_count = 0  # queries ended so far, to skip saves when nothing changed
-        self._saved_count = -1
+        self._closed = False
 
     def _ensure_workers(self) -> None:
         # Daemon threads: a query still running when the server exits must not hold the process.
@@ -169,7 +158,10 @@ class QueryExecutions:
 
     def _work(self) -> None:
         while True:
-            self._execute(self._queue.get())
+            execution = self._queue.get()
+            if execution is None:
+                return
+            self._execute(execution)
 
     def submit(
         self,
@@ -180,12 +172,14 @@ class QueryExecutions:
         catalog: str | None,
         execution_parameters: list[str] | None = None,
     ) -> QueryExecution:
+        """Record a QUEUED execution and queue it (a query whose parameters do not bind is FAILED at once)."""
         query_id = str(uuid.uuid4())
         location = output_dir.rstrip("/") + f"/{query_id}.csv"
         execution = QueryExecution(query_id, query, workgroup, database, catalog, location)
         execution.execution_parameters = execution_parameters
         with self._lock:
-            self._executions[query_id] = execution
+            forget_old(self.executions, time.time())
+            self.executions[query_id] = execution
         try:
             execution.run = QueryRun(_bind_parameters(query, execution_parameters), database, catalog)
         except AthenaQueryError as exc:
@@ -198,34 +192,13 @@ class QueryExecutions:
 
     def get(self, query_id: str) -> QueryExecution | None:
         with self._lock:
-            return self._executions.get(query_id)
+            return self.executions.get(query_id)
 
     def in_workgroup(self, workgroup: str) -> list[QueryExecution]:
         """Newest first, as ListQueryExecutions returns them."""
         with self._lock:
-            found = [e for e in self._executions.values() if e.workgroup == workgroup]
+            found = [e for e in self.executions.values() if e.workgroup == workgroup]
         return sorted(found, key=lambda e: e.submitted, reverse=True)
-
-    def save(self, path: Path) -> None:
-        """Persist the history (newest ``_KEPT`` finished queries, with their results) for the next start.
-
-        Called periodically by the server: nothing is written when no query finished since the last save."""
-        with self._lock:
-            if self._finished_count == self._saved_count and path.exists():
-                return
-            self._saved_count = self._finished_count
-            finished = [e for e in self._executions.values() if e.state not in ACTIVE_STATES]
-        finished = sorted(finished, key=lambda e: e.submitted)[-_KEPT:]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([_to_record(e) for e in finished]))
-
-    def load(self, path: Path) -> None:
-        if not path.exists():
-            return
-        restored = [_from_record(r) for r in json.loads(path.read_text())]
-        with self._lock:
-            for execution in restored:
-                self._executions.setdefault(execution.query_id, execution)
 
     def stop(self, query_id: str) -> None:
         execution = self.get(query_id)
@@ -238,33 +211,59 @@ class QueryExecutions:
         if execution.run is not None:
             execution.run.interrupt()
 
+    def shutdown(self) -> None:
+        """Stop the workers: running queries are interrupted (they end CANCELLED), queued ones stay QUEUED."""
+        with self._lock:
+            self._closed = True
+            workers, self._workers = self._workers, []
+            running = [e for e in self.executions.values() if e.state == "RUNNING" and e.run is not None]
+        for execution in running:
+            execution.run.interrupt()
+        for _ in workers:
+            self._queue.put(None)
+        for worker in workers:
+            worker.join(timeout=10)
+
     def _finish(self, execution: QueryExecution, state: str, reason: str | None = None) -> None:
-        self._finished_count += 1
         execution.state = state
         execution.state_change_reason = reason
         execution.completed = time.time()
 
     def _execute(self, execution: QueryExecution) -> None:
         with self._lock:
-            if execution.state != "QUEUED":
+            if execution.state != "QUEUED" or self._closed:
                 return
             execution.state = "RUNNING"
             execution.started = time.time()
+        changed: set[str] = set()
+        try:
+            self._run(execution, changed)
+        finally:
+            execution.run = None  # its DuckDB connection is closed; nothing to interrupt any more
+            if self.on_end is not None:
+                self.on_end(execution, changed)
+
+    def _run(self, execution: QueryExecution, changed: set[str]) -> None:
         assert execution.run is not None
         try:
             result = execution.run.execute()
+            if result.statement_type == "DDL":
+                changed.add("glue")  # CREATE/DROP/ALTER TABLE and MSCK REPAIR change the Glue catalog
             execution.statement_type = result.statement_type
             execution.substatement_type = result.substatement_type
+            changed.add("s3")
             self._write_results(execution, result)
         except QueryCancelled as exc:
             self._finish(execution, "CANCELLED", str(exc))
             return
         except AthenaQueryError as exc:
+            changed.add("glue")  # a DDL statement may have changed part of the catalog before it failed
             execution.error = exc
             self._finish(execution, "FAILED", str(exc))
             log.info("athena query %s failed: %s", execution.query_id, exc)
             return
         except Exception as exc:  # an engine bug must still end the query, with a message
+            changed.add("glue")
             log.exception("athena query %s crashed", execution.query_id)
             execution.error = AthenaQueryError("GENERIC_INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
             self._finish(execution, "FAILED", str(execution.error))

@@ -508,23 +508,3 @@ def test_athena_operator_and_sql_checks_in_airflow_dags_test(lake, tmp_path):
     states, output = dags_test("local_athena_bad_query")
     assert states == {"bad_query": "failed"}, output[-6000:]
     assert f"TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.{lake.db}.no_such_table' does not exist" in output
-
-
-def test_history_and_results_survive_a_restart(lake, tmp_path):
-    from local_aws.athena.executions import QueryExecutions
-    from local_aws.services import athena as athena_service
-
-    execution, results = lake.run("SELECT card_id, price FROM raw_sales WHERE dt = '2021-12-01' ORDER BY card_id")
-    failed = lake.wait(lake.start("SELECT * FROM missing"))
-    athena_service.EXECUTIONS.save(tmp_path / "executions.json")
-
-    restarted = QueryExecutions()
-    restarted.load(tmp_path / "executions.json")
-    for before in (execution, failed):
-        after = restarted.get(before["QueryExecutionId"]).as_dict()
-        assert after["Status"]["State"] == before["Status"]["State"]
-        assert after["Status"].get("StateChangeReason") == before["Status"].get("StateChangeReason")
-        assert after["Statistics"]["DataScannedInBytes"] == before["Statistics"]["DataScannedInBytes"]
-    result = restarted.get(execution["QueryExecutionId"]).result
-    assert [list(r) for r in result.rows] == values(results)[1:]
-    assert [c.column_info() for c in result.columns] == results["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
