@@ -172,6 +172,7 @@ class RedshiftData:
         self.sessions: dict[str, Session] = {}
         self.databases: dict[tuple[str, str], Database] = {}
         self.lock = threading.RLock()
+        self.closing = False  # close() interrupts what runs: those statements fail as interrupted, not cancelled
 
     # --- databases and sessions ----------------------------------------------------------------------------
 
@@ -205,12 +206,27 @@ class RedshiftData:
         return session
 
     def close(self) -> None:
-        """Roll back what sessions left open and close every database (DuckDB checkpoints its WAL on close)."""
+        """Stop: running statements are interrupted and end FAILED (the server is stopping, or moto resets), what
+        sessions left open is rolled back, every database is closed (DuckDB checkpoints its WAL on close)."""
+        with self.lock:
+            self.closing = True
+            running = [s for s in self.statements.values() if s.connection is not None]
+        for statement in running:
+            connection = statement.connection
+            if connection is not None:
+                try:
+                    connection.cursor.interrupt()
+                except duckdb.Error:
+                    pass
+        deadline = time.monotonic() + 10
+        while any(s.connection is not None for s in running) and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self.lock:
             sessions, self.sessions = list(self.sessions.values()), {}
             databases, self.databases = list(self.databases.values()), {}
         for session in sessions:
-            session.connection.close()
+            with session.database.lock:
+                session.connection.close()
         for database in databases:
             database.close()
 
@@ -344,7 +360,8 @@ class RedshiftData:
                 sub.outcome = outcome
                 sub.set("FINISHED")
             except RedshiftError as exc:
-                sub.set("ABORTED" if statement.cancelled else "FAILED", f"ERROR: {exc}")
+                sub.set("ABORTED" if statement.cancelled else "FAILED",
+                        INTERRUPTED if self.closing else f"ERROR: {exc}")
                 failed_at = index
                 break
         if failed_at is None:
@@ -367,6 +384,8 @@ class RedshiftData:
             statement.set("FAILED", f"Query #{failed_at + 1} failed with {failed.error}")
 
     def _fail(self, statement: Statement, message: str) -> None:
+        if self.closing and not statement.cancelled:
+            message = INTERRUPTED
         if statement.cancelled:
             statement.set("ABORTED")
         else:
