@@ -41,7 +41,7 @@ log = logging.getLogger("local_aws")
 HEALTH_PATH = "/_local_aws/health"
 PATCHES_PATH = "/_local_aws/patches"
 # Actions that only read. Anything else is taken to change state (committing a read costs time, never data).
-READ_ACTION_PREFIXES = ("Get", "Describe", "List", "BatchGet", "Search", "Lookup", "Head", "Select")
+READ_ACTION_PREFIXES = ("Get", "Describe", "List", "BatchGet", "Search", "Lookup", "Head", "Select", "Validate")
 _SERVICE_KEY = "local_aws.service"
 
 
