@@ -13,6 +13,7 @@ import time
 import uuid
 
 import boto3
+import requests
 from server_process import start_server, stop_server
 
 from local_aws.server import free_port
@@ -47,6 +48,8 @@ def crash(proc) -> None:
 
 
 def test_finished_query_results_tokens_and_ddl_survive_sigkill(tmp_path):
+    """GetQueryExecution/GetQueryResults, the result CSV, a retried ClientRequestToken and a DDL-created table are
+    all there after a crash, for the same query id."""
     port = free_port()
     token = uuid.uuid4().hex * 2
     proc, url = start_server(tmp_path / "state", port)
@@ -81,6 +84,7 @@ def test_finished_query_results_tokens_and_ddl_survive_sigkill(tmp_path):
 
 
 def test_query_running_at_a_crash_ends_failed(tmp_path):
+    """A query RUNNING at the crash ends FAILED after the restart, saying why; moto's reset then forgets it."""
     port = free_port()
     proc, url = start_server(tmp_path / "state", port)
     try:
@@ -104,5 +108,12 @@ def test_query_running_at_a_crash_ends_failed(tmp_path):
         assert "local AWS stopped before this query finished" in status["StateChangeReason"]
         assert status["AthenaError"]["ErrorMessage"] == status["StateChangeReason"]
         assert "CompletionDateTime" in status
+        # moto's reset empties the local Athena too: the execution is gone
+        assert requests.post(url + "/moto-api/reset", timeout=30).ok
+        try:
+            athena.get_query_execution(QueryExecutionId=query_id)
+            raise AssertionError("an execution survived moto's reset")
+        except athena.exceptions.InvalidRequestException:
+            pass
     finally:
         stop_server(proc)
