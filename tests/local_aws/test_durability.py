@@ -210,3 +210,32 @@ def test_sigkill_while_writing_loses_no_acknowledged_write(tmp_path, seed):
         c = _clients(url)
         _check(c, writers, seed)
     stop_server(proc)
+
+
+def test_moto_reset_empties_the_saved_state_too(tmp_path):
+    """POST /moto-api/reset (moto's own reset) clears moto's backends and ours; a restart must not bring the
+    state back from disk."""
+    import requests
+
+    port = free_port()
+    state = tmp_path / "state"
+    proc, url = start_server(state, port)
+    c = _clients(url)
+    c["s3"].create_bucket(Bucket="reset-lake")
+    c["s3"].put_object(Bucket="reset-lake", Key="a.csv", Body=b"a")
+    c["glue"].create_database(DatabaseInput={"Name": "reset_db"})
+    c["athena"].start_query_execution(QueryString="SELECT 1",
+                                      ResultConfiguration={"OutputLocation": "s3://reset-lake/athena/"})
+    assert requests.post(url + "/moto-api/reset", timeout=30).ok
+    assert c["s3"].list_buckets()["Buckets"] == []
+    assert c["athena"].list_query_executions()["QueryExecutionIds"] == []
+    proc.kill()
+    proc.wait(timeout=30)
+    proc, url = start_server(state, port)
+    c = _clients(url)
+    try:
+        assert c["s3"].list_buckets()["Buckets"] == []
+        assert c["glue"].get_databases()["DatabaseList"] == []
+        assert c["athena"].list_query_executions()["QueryExecutionIds"] == []
+    finally:
+        stop_server(proc)
