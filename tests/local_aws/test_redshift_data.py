@@ -226,3 +226,43 @@ def test_deleting_a_cluster_deletes_its_databases(local_aws):
     redshift.create_cluster(ClusterIdentifier=wh.cluster, NodeType="ra3.large", MasterUsername="admin",
                             MasterUserPassword="Secret-Passw0rd", DBName=wh.database)
     assert wh.run("select * from doomed")["Error"] == 'ERROR: relation "doomed" does not exist'
+
+
+def test_results_are_kept_24_hours(wh, local_aws):
+    """"The maximum retention time for query results is 24 hours" (Considerations when calling the Amazon Redshift
+    Data API): an older statement is unknown, and it leaves the saved state at the next submission."""
+    from local_aws.services.redshift_data import redshift_data_backends
+
+    statements = redshift_data_backends[local_aws.account_id][local_aws.region].statements
+    old = wh.ok("select 1", StatementName="retention-old")
+    recent = wh.ok("select 2", StatementName="retention-recent")
+    statements[old["Id"]].updated_at -= 24 * 3600 + 1
+    with pytest.raises(ClientError) as gone:
+        wh.data.describe_statement(Id=old["Id"])
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    listed = {s["Id"] for s in wh.data.list_statements(StatementName="retention-")["Statements"]}
+    assert listed == {recent["Id"]}
+    wh.ok("select 3")
+    assert old["Id"] not in statements and recent["Id"] in statements
+
+
+def test_too_many_active_statements_on_a_cluster(local_aws):
+    """At most 200 active (SUBMITTED and STARTED) queries per cluster (Considerations when calling the Amazon
+    Redshift Data API); one more is refused with ActiveStatementsExceededException."""
+    from local_aws.redshift.statements import ACTIVE_STATEMENTS_PER_CLUSTER, Statement
+    from local_aws.services.redshift_data import redshift_data_backends
+
+    busy = Warehouse(local_aws)  # its own cluster: the limit is per cluster
+    statements = redshift_data_backends[local_aws.account_id][local_aws.region].statements
+    waiting = [Statement(id=str(uuid.uuid4()), query_string="select 1", cluster=busy.cluster, database="dev")
+               for _ in range(ACTIVE_STATEMENTS_PER_CLUSTER)]
+    statements.update({s.id: s for s in waiting})
+    try:
+        with pytest.raises(ClientError) as refused:
+            busy.data.execute_statement(Sql="select 1", **busy.target())
+        assert refused.value.response["Error"]["Code"] == "ActiveStatementsExceededException"
+        statements.pop(waiting[0].id)
+        assert busy.ok("select 1")["Status"] == "FINISHED"
+    finally:
+        for statement in waiting:
+            statements.pop(statement.id, None)
