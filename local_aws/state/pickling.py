@@ -8,7 +8,9 @@ refers to outside its own service is written as a *persistent id* and resolved a
 - an S3 bucket (S3 is stored per bucket and key, not as one pickle) -> ("s3-bucket", account, partition, name);
 - a model object that lives in another service's backend (CloudFormation's resource map holds IAM roles, Lambda
   functions, state machines...) -> ("object", service key, account, region, attribute, key in that attribute);
-- an S3 object body -> a content-addressed blob in the store (``BlobStore``), never inside the pickle.
+- an S3 object body -> a content-addressed blob in the store (``BlobStore``), never inside the pickle;
+- a *finished* record that never changes again (an ended execution, crawl, job run, query) -> ("frozen", type,
+  key): pickled once into its own entry, so a service's state costs what is still live, not its whole history.
 
 Runtime-only values are rebuilt, not stored: locks, weak dictionaries (as their strong contents), defaultdicts
 whose factory is a lambda (as the builtin type the lambda returns), spooled temporary files.
@@ -118,8 +120,11 @@ class StatePickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, s3_bucket_type: type | None = None,
                  locate: Callable[[Any], tuple | None] | None = None,
                  key_reducer: Callable[[Any], Any] | None = None,
-                 own_buckets: bool = False):
+                 own_buckets: bool = False, freeze: Callable[[Any], tuple | None] | None = None,
+                 top: Any = None):
         super().__init__(file, protocol=PROTOCOL)
+        self._freeze = freeze
+        self._top = top  # the object this pickle is of: never a reference to itself
         self._bucket_type = s3_bucket_type
         self._locate = locate
         self._key_reducer = key_reducer
@@ -131,6 +136,10 @@ class StatePickler(pickle.Pickler):
             return ("backend", _key_of_backend_class(type(obj)), obj.account_id, obj.region_name)
         if self._bucket_type is not None and not self._own_buckets and isinstance(obj, self._bucket_type):
             return ("s3-bucket", obj.account_id, obj.partition, obj.name)
+        if self._freeze is not None and obj is not self._top:
+            frozen = self._freeze(obj)
+            if frozen is not None:
+                return frozen
         if self._locate is not None:
             return self._locate(obj)
         return None

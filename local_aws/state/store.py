@@ -49,6 +49,18 @@ _CLOUDFORMATION_KEY = "moto.cloudformation.models.CloudFormationBackend"
 BLOB_ATTRIBUTE = "_local_aws_blob"  # the digest of a FakeKey's body once stored
 
 
+# type -> (key of an instance that will never change again or None while it still may, detached attributes).
+_FINISHED: dict[type, tuple[Any, tuple[str, ...]]] = {}
+
+
+def register_finished(cls: type, key_of, detach: tuple[str, ...] = ()) -> None:
+    """Instances of ``cls`` for which ``key_of(instance)`` is not None are final (an ended execution, run or
+    query): the store pickles each once into its own entry and refers to it from then on, so a commit costs the
+    live state, not the history. ``detach`` names attributes pointing back into the live state (an execution's
+    state machine): they are not saved, and restored as None for the service's ``restored`` hook to set."""
+    _FINISHED[cls] = (key_of, detach)
+
+
 class StateError(RuntimeError):
     """The state dir cannot be restored; the message says what to do."""
 
@@ -90,6 +102,8 @@ class StateStore:
         self._dirty_buckets: set[tuple[str, str, str]] = set()  # (account, partition, bucket)
         self._dirty_keys: dict[int, tuple[_VersionedKeyStore, set[str]]] = {}
         self._restoring = False
+        self._finished_known: set[tuple] = {k for k in self.journal.entries if k[0] == "frozen"}
+        self._finished_pending: dict[tuple, bytes] = {}
         self.commits = 0
         self.commit_seconds = 0.0
 
@@ -145,8 +159,11 @@ class StateStore:
                 if key in dirty:
                     entries[("service", key)] = self._dump_service(backend_dict)
             entries.update(self._dump_s3(buckets, keys))
+            entries.update(self._finished_pending)
             self.blobs.sync_directory()
             self.journal.append(entries)
+            self._finished_known.update(self._finished_pending)
+            self._finished_pending = {}
             if self.journal.size() > COMPACT_BYTES:
                 self.journal.compact()
             self.commits += 1
@@ -185,7 +202,22 @@ class StateStore:
         states = {}
         for account, region, backend in list(backend_dict.iter_backends()):
             states[(account, region)] = _state_of(backend)
-        return _retrying(lambda: pickling.dumps(states, s3_bucket_type=FakeBucket, locate=locate))
+        return _retrying(lambda: pickling.dumps(states, s3_bucket_type=FakeBucket, locate=locate,
+                                                freeze=self._freeze))
+
+    def _freeze(self, obj: Any) -> tuple | None:
+        finished = _FINISHED.get(type(obj))
+        if finished is None:
+            return None
+        key_of, detach = finished
+        key = key_of(obj)
+        if key is None:
+            return None
+        entry = ("frozen", f"{type(obj).__module__}.{type(obj).__qualname__}", key)
+        if entry not in self._finished_known and entry not in self._finished_pending:
+            record = (type(obj), {k: v for k, v in vars(obj).items() if k not in detach}, detach)
+            self._finished_pending[entry] = pickling.dumps(record, s3_bucket_type=FakeBucket, freeze=self._freeze)
+        return entry
 
     # -- S3 ----------------------------------------------------------------------------------------------------
     def _dump_s3(self, buckets: set[tuple[str, str, str]],
@@ -236,6 +268,8 @@ class StateStore:
         self._restoring = True
         _BLOBS_SEEN.clear()
         _RESOLVED.clear()
+        _FROZEN_ENTRIES.clear()
+        _FROZEN_ENTRIES.update({k: v for k, v in entries.items() if k[0] == "frozen"})
         try:
             counts = self._load_s3(entries)
             services = [(key[1], data) for key, data in entries.items() if key[0] == "service"]
@@ -243,9 +277,15 @@ class StateStore:
             for key, data in services:
                 self._load_service(key, data)
             counts["services"] = len(services)
+            unreferenced = [k for k in _FROZEN_ENTRIES if k not in _RESOLVED]
         finally:
             self._restoring = False
             _RESOLVED.clear()
+            _FROZEN_ENTRIES.clear()
+        if unreferenced:  # records of deleted resources (a deleted state machine's executions)
+            self.journal.append(dict.fromkeys(unreferenced))
+            self._finished_known.difference_update(unreferenced)
+        counts["finished_records"] = len(self._finished_known)
         removed = self.blobs.remove_unreferenced(set(_BLOBS_SEEN))
         counts["unreferenced_blobs_removed"] = removed
         self.journal.compact()
@@ -338,6 +378,7 @@ def _backend_dict_for(key: str) -> BackendDict:
     raise StateError(f"no backend {key} in this local AWS: the state dir was written by another version")
 
 
+_FROZEN_ENTRIES: dict[tuple, bytes] = {}  # during one load: finished records, resolved on first reference
 _RESOLVED: dict[tuple, Any] = {}  # during one load: the same backend or bucket is referred to thousands of times
 
 
@@ -359,6 +400,16 @@ def _resolve_uncached(pid: tuple) -> Any:
         if bucket is None:
             raise StateError(f"saved state refers to S3 bucket {name}, which is not in the saved state")
         return bucket
+    if kind == "frozen":
+        data = _FROZEN_ENTRIES.get(pid)
+        if data is None:
+            raise StateError(f"saved state refers to the finished record {pid[1:]!r}, which is not saved")
+        cls, state, detach = pickling.loads(data, _resolve)
+        record = cls.__new__(cls)
+        record.__dict__.update(state)
+        for attribute in detach:
+            setattr(record, attribute, None)
+        return record
     if kind == "object":
         _, key, account, region, attribute, item = pid
         backend = _backend_dict_for(key)[account][region]
