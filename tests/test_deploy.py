@@ -11,8 +11,10 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import boto3
 import pytest
 
+from local_aws.server import free_port
 from pipeline_tools.deploy import (
     GLUE_SCRIPT_KEY,
     LOADER_KEY,
@@ -23,6 +25,7 @@ from pipeline_tools.deploy import (
     package_loader,
     upload_artifacts,
 )
+from tests.local_aws.server_process import start_server
 
 CONTRACT_OUTPUTS = {
     "DataLakeBucket", "AthenaResultsBucket", "GlueDatabaseName", "RawCrawlerName", "ProcessedCrawlerName",
@@ -46,6 +49,16 @@ def repo(tmp_path) -> Path:
     (root / "include" / "loader" / "generate.py").write_text("ROWS = 1\n")
     (root / "include" / "loader" / "notes.txt").write_text("not packaged\n")
     return root
+
+
+@pytest.fixture
+def fresh_aws(tmp_path):
+    """A local AWS of the test's own (a subprocess): the template's LF-tag is account-wide, so an account holds one
+    project stack, as on AWS."""
+    proc, url = start_server(tmp_path / "state", free_port())
+    yield url
+    proc.kill()
+    proc.wait(timeout=30)
 
 
 def unique_project() -> str:
@@ -86,31 +99,34 @@ def test_template_fits_the_template_body_limit_once_minified():
     assert len(json.dumps(json.loads(text), separators=(",", ":")).encode()) <= MAX_TEMPLATE_BODY
 
 
-def test_deploy_creates_then_updates_and_returns_the_contract_outputs(local_aws, boto_client, repo):
+def test_deploy_creates_then_updates_and_returns_the_contract_outputs(fresh_aws, repo):
+    def boto_client(service):
+        return boto3.client(service, endpoint_url=fresh_aws, region_name="us-east-1")
+
     project = unique_project()
     params = {"ProjectName": project, "GlueDatabaseName": f"{project}_sales"}
-    outputs = deploy_local(local_aws.endpoint_url, repo, stack_name=project, parameters=params)
+    outputs = deploy_local(fresh_aws, repo, stack_name=project, parameters=params)
     assert set(outputs) == CONTRACT_OUTPUTS
     assert outputs["RawCrawlerName"] == f"{project}-raw-sales-crawler"
     assert outputs["RedshiftClusterId"] == f"{project}-warehouse"
     assert outputs["GlueDatabaseName"] == f"{project}_sales"
-    assert outputs["DataLakeBucket"] == f"{project}-{local_aws.account_id}-{local_aws.region}-datalake"
+    assert outputs["DataLakeBucket"] == f"{project}-123456789012-us-east-1-datalake"
     # The artefacts landed where the template's resources point.
     job = boto_client("glue").get_job(JobName=outputs["GlueJobName"])["Job"]
     assert job["Command"]["ScriptLocation"] == f"s3://{project}-artifacts/{GLUE_SCRIPT_KEY}"
 
-    assert deploy_local(local_aws.endpoint_url, repo, stack_name=project, parameters=params) == outputs
-    deploy_local(local_aws.endpoint_url, repo, stack_name=project, parameters={**params, "PollSeconds": "2"})
+    assert deploy_local(fresh_aws, repo, stack_name=project, parameters=params) == outputs
+    deploy_local(fresh_aws, repo, stack_name=project, parameters={**params, "PollSeconds": "2"})
     stack = boto_client("cloudformation").describe_stacks(StackName=project)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["PollSeconds"] == "2"
 
 
-def test_cli_prints_and_writes_the_outputs(local_aws, repo, tmp_path):
+def test_cli_prints_and_writes_the_outputs(fresh_aws, repo, tmp_path):
     project = unique_project()
     out_file = tmp_path / "outputs.json"
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline_tools.deploy", "--endpoint-url", local_aws.endpoint_url,
+        [sys.executable, "-m", "pipeline_tools.deploy", "--endpoint-url", fresh_aws,
          "--stack-name", project, "--repo-root", str(repo), "--artifact-bucket", f"{project}-art",
          "--parameter", f"ProjectName={project}", "--parameter", f"GlueDatabaseName={project}_db",
          "--output-json", str(out_file)],

@@ -6,6 +6,7 @@ CloudFormation's own concerns live here (each a declared patch, ``local_aws.patc
   reported CREATE_COMPLETE);
 - failure as AWS reports it: a resource that cannot be created fails the stack, CREATE_FAILED with the reason on
   that resource, the stack rolled back to ROLLBACK_COMPLETE without outputs;
+- a deleted stack has no outputs (moto computed them again on DescribeStacks, re-creating what they refer to);
 - dynamic references: ``{{resolve:secretsmanager:...}}`` in a resource's properties is replaced by the secret's
   value (looked up by ``services/secretsmanager.resolve_reference``); other kinds (``ssm``, ``ssm-secure``) fail
   the resource by name. The hook is here because the reference syntax and where it may appear are CloudFormation's,
@@ -23,6 +24,7 @@ re-created from templates at start.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -155,6 +157,18 @@ def _rolling_back_create_resources(original):
             self._add_stack_event("ROLLBACK_COMPLETE")
 
     return create_resources
+
+
+@patch("moto.cloudformation.models.Stack.delete", why="moto computes a deleted stack's outputs again when it is "
+       "described, which re-creates the resources they refer to (a deleted stack's state machines and functions came "
+       "back on DescribeStacks by stack id)", wrap=True)
+def _deleting_outputs(original):
+    @functools.wraps(original)
+    def delete(self) -> None:
+        original(self)
+        self.output_map = {}  # nothing left to report, and nothing to build again
+
+    return delete
 
 
 def install(server) -> None:

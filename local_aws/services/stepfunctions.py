@@ -352,6 +352,11 @@ class StateMachineReference(LocalResource):
 
     TYPE = "AWS::StepFunctions::StateMachine"
 
+    @staticmethod
+    def is_created() -> bool:
+        """Created synchronously (moto asks every resource of a stack)."""
+        return True
+
 
 def _substitute(definition: Any, substitutions: dict[str, Any]) -> str:
     """The definition as a string with every ${Var} replaced. Raises ValueError naming undefined variables

@@ -1,4 +1,7 @@
-"""The project's template deployed into the local AWS: every resource real, visible through its own API."""
+"""The project's template deployed into the local AWS: every resource real, visible through its own API.
+
+Each server here holds one account, and the template's LF-tag (`Classification`) is account-wide: a second project
+stack in the same account fails as it would on AWS, so these tests deploy into servers of their own."""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
-from server_process import start_server, stop_server
+from server_process import start_server
 
 from local_aws.server import free_port
 from pipeline_tools.deploy import DeployError, deploy_local, deploy_stack
@@ -23,8 +27,25 @@ CONTRACT_OUTPUTS = {
 
 
 @pytest.fixture(scope="module")
-def stack(local_aws):
-    return deploy_local(local_aws.endpoint_url, stack_name="cfntest",
+def aws_url(tmp_path_factory):
+    """A local AWS of this module's own (a subprocess), so this module's project stack is the account's only one."""
+    proc, url = start_server(tmp_path_factory.mktemp("cfn") / "state", free_port())
+    yield url
+    proc.kill()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(aws_url):
+    def make(service: str):
+        return boto3.client(service, endpoint_url=aws_url, region_name="us-east-1")
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def stack(aws_url):
+    return deploy_local(aws_url, stack_name="cfntest",
                         parameters={"ProjectName": "cfntest", "GlueDatabaseName": "cfntest_sales"})
 
 
@@ -35,8 +56,8 @@ def test_outputs_follow_the_contract(stack):
     assert stack["DataLakeBucket"] == "cfntest-123456789012-us-east-1-datalake"
 
 
-def test_buckets_are_secured(stack, boto_client):
-    s3 = boto_client("s3")
+def test_buckets_are_secured(stack, client):
+    s3 = client("s3")
     for bucket in (stack["DataLakeBucket"], stack["AthenaResultsBucket"]):
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values()), bucket
@@ -49,8 +70,8 @@ def test_buckets_are_secured(stack, boto_client):
     s3.put_object(Bucket=stack["DataLakeBucket"], Key="probe.txt", Body=b"ok")  # TLS-only holds locally
 
 
-def test_glue_lambda_redshift_secret_visible(stack, boto_client):
-    glue = boto_client("glue")
+def test_glue_lambda_redshift_secret_visible(stack, client):
+    glue = client("glue")
     assert glue.get_database(Name=stack["GlueDatabaseName"])["Database"]["Name"] == "cfntest_sales"
     prefixes = {}
     for key in ("RawCrawlerName", "ProcessedCrawlerName", "AggregatedCrawlerName"):
@@ -64,19 +85,19 @@ def test_glue_lambda_redshift_secret_visible(stack, boto_client):
     assert job["ExecutionProperty"]["MaxConcurrentRuns"] == 3
     assert job["Command"]["ScriptLocation"] == "s3://cfntest-artifacts/artifacts/glue/sales_job.py"
     assert job["DefaultArguments"]["--raw_path"] == f"s3://{lake}/raw/sales/"
-    function = boto_client("lambda").get_function(FunctionName=stack["LoaderFunctionName"])["Configuration"]
+    function = client("lambda").get_function(FunctionName=stack["LoaderFunctionName"])["Configuration"]
     assert function["Runtime"].startswith("python3")
     assert function["Environment"]["Variables"]["DATA_LAKE_BUCKET"] == lake
-    cluster = boto_client("redshift").describe_clusters(ClusterIdentifier="cfntest-warehouse")["Clusters"][0]
+    cluster = client("redshift").describe_clusters(ClusterIdentifier="cfntest-warehouse")["Clusters"][0]
     assert cluster["Encrypted"] and not cluster["PubliclyAccessible"]
-    secret = json.loads(boto_client("secretsmanager").get_secret_value(SecretId=stack["RedshiftSecretArn"])
+    secret = json.loads(client("secretsmanager").get_secret_value(SecretId=stack["RedshiftSecretArn"])
                         ["SecretString"])
     assert secret["username"] == "admin" and len(secret["password"]) >= 8
     assert secret["dbClusterIdentifier"] == "cfntest-warehouse"
 
 
-def test_state_machines_have_substituted_definitions(stack, boto_client):
-    sfn = boto_client("stepfunctions")
+def test_state_machines_have_substituted_definitions(stack, client):
+    sfn = client("stepfunctions")
     for key in ("RunGlueCrawlerStateMachineArn", "RedshiftQueryStateMachineArn", "DataPipelineStateMachineArn"):
         definition = sfn.describe_state_machine(stateMachineArn=stack[key])["definition"]
         assert "${" not in definition, key
@@ -85,8 +106,8 @@ def test_state_machines_have_substituted_definitions(stack, boto_client):
     assert "cfntest-warehouse" in redshift_query and stack["RedshiftSecretArn"] in redshift_query
 
 
-def test_lake_formation_and_athena(stack, boto_client):
-    lf = boto_client("lakeformation")
+def test_lake_formation_and_athena(stack, client):
+    lf = client("lakeformation")
     settings = lf.get_data_lake_settings()["DataLakeSettings"]
     assert settings["CreateDatabaseDefaultPermissions"] == [] and settings["CreateTableDefaultPermissions"] == []
     grants = lf.list_permissions()["PrincipalResourcePermissions"]
@@ -94,58 +115,126 @@ def test_lake_formation_and_athena(stack, boto_client):
     assert any({"SELECT", "DESCRIBE"} <= set(g["Permissions"]) for g in redshift_grants)
     assert any(g["Principal"]["DataLakePrincipalIdentifier"].endswith(":role/analyst") for g in grants)
     assert "Classification" in {t["TagKey"] for t in lf.list_lf_tags()["LFTags"]}
-    workgroup = boto_client("athena").get_work_group(WorkGroup=stack["AthenaWorkGroup"])["WorkGroup"]
+    workgroup = client("athena").get_work_group(WorkGroup=stack["AthenaWorkGroup"])["WorkGroup"]
     assert workgroup["Configuration"]["EnforceWorkGroupConfiguration"] is True
     assert workgroup["Configuration"]["ResultConfiguration"]["OutputLocation"].startswith(
         f"s3://{stack['AthenaResultsBucket']}/")
 
 
-def test_redeploy_is_an_update_and_delete_removes(local_aws, stack, boto_client):
-    again = deploy_local(local_aws.endpoint_url, stack_name="cfntest",
+def test_redeploy_is_an_update_and_a_second_project_in_the_account_is_rolled_back(aws_url, stack, client):
+    """Deploying the same stack again changes nothing. A second project stack in the same account fails at its
+    LF-tag: during a stack operation CloudFormation calls CreateLFTag ("AWS::LakeFormation::Tag", CloudFormation
+    Template Reference), and an LF-tag key is unique per Data Catalog (CreateLFTag: AlreadyExistsException). The
+    failed stack rolls back: ROLLBACK_COMPLETE, its resources deleted, the first stack's untouched."""
+    again = deploy_local(aws_url, stack_name="cfntest",
                          parameters={"ProjectName": "cfntest", "GlueDatabaseName": "cfntest_sales"})
     assert again == stack
-    other = deploy_local(local_aws.endpoint_url, stack_name="cfngone",
-                         parameters={"ProjectName": "cfngone", "GlueDatabaseName": "cfngone_sales"})
-    cfn = boto_client("cloudformation")
-    cfn.delete_stack(StackName="cfngone")
-    with pytest.raises(boto_client("glue").exceptions.EntityNotFoundException):
-        boto_client("glue").get_crawler(Name=other["RawCrawlerName"])
+    with pytest.raises(DeployError, match=r"ClassificationTag.*AlreadyExistsException"):
+        deploy_local(aws_url, stack_name="cfngone",
+                     parameters={"ProjectName": "cfngone", "GlueDatabaseName": "cfngone_sales"})
+    assert client("cloudformation").describe_stacks(StackName="cfngone")["Stacks"][0]["StackStatus"] == \
+        "ROLLBACK_COMPLETE"
+    with pytest.raises(client("glue").exceptions.EntityNotFoundException):
+        client("glue").get_crawler(Name="cfngone-raw-sales-crawler")
+    assert client("glue").get_crawler(Name=stack["RawCrawlerName"])["Crawler"]["Name"] == stack["RawCrawlerName"]
+    tags = client("lakeformation").get_resource_lf_tags(Resource={"Database": {"Name": "cfntest_sales"}})
+    assert [(t["TagKey"], t["TagValues"]) for t in tags["LFTagOnDatabase"]] == [("Classification", ["internal"])]
 
 
-def test_unsupported_resource_fails_the_stack_with_its_reason(local_aws, tmp_path, boto_client):
+def test_unsupported_resource_fails_the_stack_with_its_reason(tmp_path, client):
     template = tmp_path / "bad.json"
     template.write_text(json.dumps({"Resources": {
         "Fine": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "rolled-back-bucket"}},
         "Exotic": {"Type": "AWS::GameLift::Fleet", "DependsOn": "Fine", "Properties": {}}}}))
     with pytest.raises(DeployError, match="AWS::GameLift::Fleet is not supported"):
-        deploy_stack(boto_client("cloudformation"), "unsupported", {}, template=template)
-    stack = boto_client("cloudformation").describe_stacks(StackName="unsupported")["Stacks"][0]
+        deploy_stack(client("cloudformation"), "unsupported", {}, template=template)
+    stack = client("cloudformation").describe_stacks(StackName="unsupported")["Stacks"][0]
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
-    assert "rolled-back-bucket" not in {b["Name"] for b in boto_client("s3").list_buckets()["Buckets"]}
+    assert "rolled-back-bucket" not in {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
 
 
-def test_stack_survives_a_restart_and_the_cli_deploys(tmp_path):
+def stack_picture(url: str, stack_name: str) -> dict:
+    """What a restart must not change: outputs, resources' physical ids, the IAM roles the stack made."""
+    def client(service):
+        return boto3.client(service, endpoint_url=url, region_name="us-east-1")
+
+    stack = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    resources = client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
+    role_names = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"]
+    roles = {name: client("iam").get_role(RoleName=name)["Role"] for name in role_names}
+    return {
+        "status": stack["StackStatus"],
+        "stack_id": stack["StackId"],
+        "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]},
+        "resources": {r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId")) for r in resources},
+        "roles": {name: (role["Arn"], role["RoleId"], role["CreateDate"]) for name, role in roles.items()},
+    }
+
+
+def wait_for_execution(sfn, arn: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.2)
+    pytest.fail(f"execution {arn} still running after {timeout} s")
+
+
+def test_a_crash_leaves_the_deployed_stack_as_it_was(tmp_path):
+    """The project's template deployed, the server SIGKILLed and restarted on the same state dir: DescribeStacks
+    outputs, DescribeStackResources physical ids and the stack's IAM roles (ARN, RoleId, CreateDate) are identical
+    (nothing is re-created: AWS keeps a stack's resources until it is updated or deleted), the state machines run,
+    the AWS CLI reads the stack, and deleting the stack deletes its resources ("DeleteStack", AWS CloudFormation
+    API Reference)."""
     port = free_port()
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-
     proc, url = start_server(tmp_path / "state", port)
     try:
         outputs = deploy_local(url, stack_name="restart", parameters={"ProjectName": "restart",
                                                                        "GlueDatabaseName": "restart_sales"})
+        before = stack_picture(url, "restart")
     finally:
-        stop_server(proc)
+        proc.kill()  # SIGKILL: nothing is written at exit
+        proc.wait(timeout=30)
+    assert before["outputs"] == outputs and before["status"] == "CREATE_COMPLETE"
+    assert len(before["roles"]) >= 4  # Step Functions, Glue, Lambda, Redshift
+
     proc, url = start_server(tmp_path / "state", port)
     try:
-        cfn = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
-        stack = cfn.describe_stacks(StackName="restart")["Stacks"][0]
-        assert stack["StackStatus"] == "CREATE_COMPLETE"
-        restored = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-        assert restored["DataLakeBucket"] == outputs["DataLakeBucket"]
-        assert boto3.client("redshift", endpoint_url=url, region_name="us-east-1").describe_clusters(
-            ClusterIdentifier="restart-warehouse")["Clusters"]
+        assert stack_picture(url, "restart") == before
+
+        sfn = boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1")
+        crawl = sfn.start_execution(stateMachineArn=outputs["RunGlueCrawlerStateMachineArn"], name="after-restart",
+                                    input=json.dumps({"Name": outputs["RawCrawlerName"]}))
+        described = wait_for_execution(sfn, crawl["executionArn"])
+        assert described["status"] == "SUCCEEDED", described
+        assert boto3.client("glue", endpoint_url=url, region_name="us-east-1").get_crawler(
+            Name=outputs["RawCrawlerName"])["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+
         aws = os.path.join(os.path.dirname(sys.executable), "aws")
         cli = subprocess.run([aws, "--endpoint-url", url, "cloudformation", "describe-stacks", "--stack-name",
                               "restart"], capture_output=True, text=True, env=env, timeout=120)
         assert cli.returncode == 0 and "CREATE_COMPLETE" in cli.stdout, cli.stderr
+
+        cfn = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
+        cfn.delete_stack(StackName="restart")
+        assert cfn.describe_stacks(StackName=before["stack_id"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+        with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+            sfn.describe_state_machine(stateMachineArn=outputs["RunGlueCrawlerStateMachineArn"])
+        glue = boto3.client("glue", endpoint_url=url, region_name="us-east-1")
+        with pytest.raises(glue.exceptions.EntityNotFoundException):
+            glue.get_crawler(Name=outputs["RawCrawlerName"])
+        lam = boto3.client("lambda", endpoint_url=url, region_name="us-east-1")
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=outputs["LoaderFunctionName"])
+        iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1")
+        for name in before["roles"]:
+            with pytest.raises(iam.exceptions.NoSuchEntityException):
+                iam.get_role(RoleName=name)
+        secrets = boto3.client("secretsmanager", endpoint_url=url, region_name="us-east-1")
+        with pytest.raises(secrets.exceptions.ResourceNotFoundException):
+            secrets.get_secret_value(SecretId=outputs["RedshiftSecretArn"])
     finally:
-        stop_server(proc)
+        proc.kill()
+        proc.wait(timeout=30)
