@@ -108,11 +108,15 @@ class JobRunsBackend(LocalBackend):
     def shutdown(self) -> None:
         """Stop this backend's runs (their process groups) and the idle warm drivers."""
         warm_pool.POOL.drain("the local AWS is stopping or resetting")
-        for run in self.active():
+        stopped = self.active()
+        for run in stopped:
             runner.stop(run)
             if run.process is not None:
                 runner.kill_process_group(run.process)
             run.set_state("STOPPED")
+        store = state_store.active()
+        if stopped and store is not None:
+            store.touch("glue")  # the server's last commit writes them STOPPED
 
 
 job_run_backends = BackendDict(JobRunsBackend, "glue")

@@ -196,3 +196,32 @@ def test_moto_reset_stops_the_warm_driver_and_the_next_job_warms_one(tmp_path):
     finally:
         stop_server(proc)
     _wait_for(lambda: not drivers(), 20, "stopping the server stops the warm driver")
+
+
+def test_a_clean_stop_stops_running_runs_and_says_so_after_restart(tmp_path):
+    """Stopping the server (SIGTERM) ends its running job runs STOPPED (their process group is killed), and that
+    end is what the restarted server shows (GetJobRun JobRunState STOPPED: Glue API reference, "JobRun")."""
+    state, port = tmp_path / "state", free_port()
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    proc, url = start_server(state, port, **ENV)
+    try:
+        aws = Glue(url)
+        aws.s3.create_bucket(Bucket=bucket)
+        aws.s3.put_object(Bucket=bucket, Key="sleeper.py",
+                          Body=b"import os, time\nprint('sleeper pid=%d' % os.getpid(), flush=True)\ntime.sleep(120)\n")
+        aws.glue.create_job(Name="sleeper", Role="r",
+                            Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/sleeper.py"})
+        run_id = aws.glue.start_job_run(JobName="sleeper")["JobRunId"]
+        assert aws.wait_run("sleeper", run_id, states=("STARTING",))["JobRunState"] == "RUNNING"
+        pid = _pid_in(state / "glue-jobs" / "sleeper" / run_id / "driver.log")
+    finally:
+        stop_server(proc)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)  # the script's process group is gone with the server
+
+    proc, url = start_server(state, port, **ENV)
+    try:
+        run = Glue(url).glue.get_job_run(JobName="sleeper", RunId=run_id)["JobRun"]
+        assert run["JobRunState"] == "STOPPED" and "CompletedOn" in run
+    finally:
+        stop_server(proc)
