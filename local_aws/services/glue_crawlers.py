@@ -17,8 +17,10 @@ first seconds provisioning: pollers see RUNNING.
 State: the crawls live on ``CrawlHistoryBackend`` (one per account and region, in ``crawl_backends``), saved with
 moto's Glue backend by the state store and reset with it. A crawl's thread commits (``touch_and_commit``) when the
 crawl ends, after it wrote the catalog and before its end is visible to GetCrawler: the catalog, the crawl record
-and the crawl's CloudWatch log are on disk together. A crawl that was running when the server stopped is restored
-FAILED, "the local AWS stopped during the crawl" (its thread died with the server).
+and the crawl's CloudWatch log are on disk together. (Tables the crawl wrote can be read in its last fraction of a
+second, before that commit; and another Glue request committing meanwhile may save part of a crawl's writes.) A
+crawl that was running when the server stopped is restored FAILED, "the local AWS stopped during the crawl" (its
+thread died with the server); the catalog is restored as last committed.
 
 Errors: the crawl engine raises ``CrawlError`` (FAILED, its message as ErrorMessage) and ``CrawlCancelled``
 (CANCELLED); a catalog write refused by moto's backend fails the crawl with that error's code and message.
