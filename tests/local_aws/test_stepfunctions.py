@@ -204,10 +204,11 @@ def test_glue_start_job_run_sync_failure_is_states_task_failed_with_the_job_run(
 
 
 def test_executions_survive_a_crash_and_a_running_one_is_settled(tmp_path):
-    """A SIGKILLed server keeps every acknowledged execution: a finished one with its status, output, dates and
-    history exactly as they were; one that was RUNNING is FAILED after the restart, its history ending with the
-    ExecutionFailed event AWS ends every failed execution with ("GetExecutionHistory", Step Functions API
-    Reference; "HistoryEvent" types). The machine still runs new executions."""
+    """A SIGKILLed server keeps every acknowledged execution: a finished one (which ended after the last request
+    that changed anything) with its status, output, dates and history exactly as they were; one that was RUNNING
+    is FAILED after the restart, its history ending with the ExecutionFailed event AWS ends every failed execution
+    with ("GetExecutionHistory", Step Functions API Reference; "HistoryEvent" types). The machine still runs new
+    executions."""
     def client(url):
         return boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1")
 
@@ -218,10 +219,10 @@ def test_executions_survive_a_crash_and_a_running_one_is_settled(tmp_path):
         quick = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"rows": 3},
                                                                   "ResultPath": "$.loaded", "End": True}}})
         slow = machine(sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 360000, "End": True}}})
+        running = sfn.start_execution(stateMachineArn=slow, name="in-flight", input='{"day": "2021-12-02"}')
+        # The last request that changes anything starts it: its end is made durable by the execution's own thread.
         finished = run(sfn, quick, {"day": "2021-12-01"}, name="finished")
         history = sfn.get_execution_history(executionArn=finished["executionArn"])["events"]
-        running = sfn.start_execution(stateMachineArn=slow, name="in-flight", input='{"day": "2021-12-02"}')
-        time.sleep(0.5)
         assert sfn.describe_execution(executionArn=running["executionArn"])["status"] == "RUNNING"
     finally:
         proc.kill()  # SIGKILL: nothing is written at exit
@@ -252,3 +253,13 @@ def test_executions_survive_a_crash_and_a_running_one_is_settled(tmp_path):
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_a_bad_time_scale_fails_the_wait_by_name(sfn, monkeypatch):
+    """LOCAL_AWS_TIME_SCALE is read when a Wait starts; a value the settings refuse fails the execution with a
+    message naming the variable (it is never taken as real time). Local-only behaviour: AWS has no such knob."""
+    arn = machine(sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}})
+    monkeypatch.setenv("LOCAL_AWS_TIME_SCALE", "fast")  # the in-process server reads this process's environment
+    failed = run(sfn, arn)
+    assert failed["status"] == "FAILED"
+    assert "LOCAL_AWS_TIME_SCALE" in failed.get("cause", "") + failed.get("error", "")
