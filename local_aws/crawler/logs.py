@@ -16,12 +16,13 @@ log = logging.getLogger(__name__)
 LOG_GROUP = "/aws-glue/crawlers"
 
 
-def write(crawler_name: str, crawl_id: str, messages: list[str]) -> None:
-    """Best effort: a logging failure never changes the crawl's outcome."""
+def write(crawler_name: str, crawl_id: str, messages: list[str], account_id: str = ACCOUNT_ID,
+          region: str = REGION) -> None:
+    """Best effort: a logging failure never changes the crawl's outcome. The crawler's account and region."""
     if not messages:
         return
     try:
-        backend = logs_backends[ACCOUNT_ID][REGION]
+        backend = logs_backends[account_id][region]
         for create in (lambda: backend.create_log_group(LOG_GROUP, {}),
                        lambda: backend.create_log_stream(LOG_GROUP, crawler_name)):
             try:

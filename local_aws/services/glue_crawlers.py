@@ -193,7 +193,7 @@ def _run(glue: GlueBackend, history: CrawlHistoryBackend, crawler: FakeCrawler, 
     crawl_logs.write(run.crawler_name, run.crawl_id, [
         f"BENCHMARK : Running Start Crawl for Crawler {run.crawler_name}", *messages,
         f"BENCHMARK : Crawler has finished running and is in state READY ({summary})",
-    ])
+    ], glue.account_id, glue.region_name)
     # Durable before visible: GetCrawler reads the phase under this lock, so nobody sees the crawl done before
     # the catalog it wrote, its record and its log are on disk.
     with history.lock:
