@@ -28,11 +28,8 @@ import functools
 import logging
 import re
 
-from moto.athena.models import athena_backends
 from moto.cloudformation import parsing
-from moto.core.common_models import CloudFormationModel
 
-from local_aws.cfn_resources import LocalResource
 from local_aws.patches import patch
 from local_aws.services import secretsmanager
 
@@ -53,27 +50,6 @@ class UnsupportedResourceType(Exception):
 
 class UnsupportedDynamicReference(Exception):
     """A template uses a dynamic reference kind the local AWS does not resolve."""
-
-
-# --- types still to move to their services (athena) --------------------------------------------------------
-
-
-class AthenaWorkGroup(LocalResource, CloudFormationModel):
-    TYPE = "AWS::Athena::WorkGroup"
-    NAME_PROPERTY = "Name"
-
-    @classmethod
-    def create(cls, name, props, account_id, region):
-        backend = athena_backends[account_id][region]
-        backend.work_groups.pop(name, None)
-        backend.create_work_group(name, props.get("WorkGroupConfiguration", {}), props.get("Description", ""),
-                                  props.get("Tags", []))
-        return cls(name, {"CreationTime": ""})
-
-    @classmethod
-    def remove(cls, name, props, account_id, region):
-        athena_backends[account_id][region].work_groups.pop(name, None)
-
 
 
 # --- failure semantics and dynamic references ---------------------------------------------------------------
