@@ -238,3 +238,36 @@ def test_a_crash_leaves_the_deployed_stack_as_it_was(tmp_path):
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_dynamic_references_to_secrets_resolve_and_other_kinds_fail_by_name(tmp_path, client):
+    """`{{resolve:secretsmanager:secret-id:SecretString:json-key}}` becomes the secret's value, `AWSPREVIOUS`
+    picks the previous version; a kind the local AWS does not resolve (`ssm`) and a JSON key the secret lacks fail
+    the resource, and the stack rolls back (AWS CloudFormation User Guide, "Get values stored in other services
+    using dynamic references": Secrets Manager secrets)."""
+    secrets, cfn = client("secretsmanager"), client("cloudformation")
+    secrets.create_secret(Name="dynref-source", SecretString=json.dumps({"user": "old-admin"}))
+    secrets.put_secret_value(SecretId="dynref-source", SecretString=json.dumps({"user": "admin", "port": 5439}))
+
+    def copy(name: str, reference: str) -> dict:
+        return {"Type": "AWS::SecretsManager::Secret",
+                "Properties": {"Name": name, "SecretString": f"{{{{resolve:{reference}}}}}"}}
+
+    template = tmp_path / "refs.json"
+    template.write_text(json.dumps({"Resources": {
+        "Current": copy("dynref-current", "secretsmanager:dynref-source:SecretString:user"),
+        "Previous": copy("dynref-previous", "secretsmanager:dynref-source:SecretString:user:AWSPREVIOUS"),
+        "Whole": copy("dynref-whole", "secretsmanager:dynref-source")}}))
+    deploy_stack(cfn, "dynrefs", {}, template=template)
+    value = {name: secrets.get_secret_value(SecretId=name)["SecretString"]
+             for name in ("dynref-current", "dynref-previous", "dynref-whole")}
+    assert value == {"dynref-current": "admin", "dynref-previous": "old-admin",
+                     "dynref-whole": json.dumps({"user": "admin", "port": 5439})}
+
+    for stack_name, reference, reason in (
+            ("dynref-ssm", "ssm:/sales/param", r"resolve:ssm:\.\.\.\}\} is not supported"),
+            ("dynref-nokey", "secretsmanager:dynref-source:SecretString:password", "no JSON key 'password'")):
+        template.write_text(json.dumps({"Resources": {"Copy": copy(stack_name, reference)}}))
+        with pytest.raises(DeployError, match=reason):
+            deploy_stack(cfn, stack_name, {}, template=template)
+        assert cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
