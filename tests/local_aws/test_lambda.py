@@ -62,7 +62,8 @@ def test_handler_writes_to_s3_through_boto3_with_its_environment(lam, role, boto
         "    print('wrote', key)\n"
         "    return {'key': key, 'request': context.aws_request_id, 'memory': context.memory_limit_in_mb}\n"),
         extra_files={"helper.py": "def key_for(d):\n    return f'raw/dt={d}/x'\n"},
-        Environment={"Variables": {"BUCKET": "lambda-out"}}, MemorySize=512)
+        Environment={"Variables": {"BUCKET": "lambda-out"}}, MemorySize=512,
+        Timeout=60)  # importing boto3 can outlast the default 3 s on a loaded machine
     response = lam.invoke(FunctionName=name, Payload=json.dumps({"date": "2021-12-01"}), LogType="Tail")
     assert response["StatusCode"] == 200 and "FunctionError" not in response
     payload = json.loads(response["Payload"].read())
@@ -122,7 +123,8 @@ def test_event_invocation_returns_202_and_runs_in_the_background(lam, role, boto
         "import os, time, boto3\n"
         "def lambda_handler(event, context):\n"
         "    time.sleep(0.5)\n"
-        "    boto3.client('s3').put_object(Bucket=event['bucket'], Key='done', Body=b'ok')\n"))
+        "    boto3.client('s3').put_object(Bucket=event['bucket'], Key='done', Body=b'ok')\n"),
+        Timeout=60)
     response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"bucket": bucket}))
     assert response["StatusCode"] == 202
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0  # returned before the handler finished
