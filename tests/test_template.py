@@ -370,7 +370,8 @@ def test_lake_formation_replaces_the_console_steps():
     assert (glue % "RedshiftRole", ("DESCRIBE", "SELECT")) in grants
     assert ('{"DataLakePrincipalIdentifier": {"Ref": "AnalystPrincipalArn"}}', ("DESCRIBE", "SELECT")) in grants
     (tag,) = resources_of_type("AWS::LakeFormation::Tag").values()
-    assert tag["Properties"]["TagKey"] == "Classification"
+    assert tag["Properties"]["TagKey"] == {"Ref": "ClassificationTagKey"}
+    assert load_template()["Parameters"]["ClassificationTagKey"]["Default"] == "Classification"
     assert resources_of_type("AWS::LakeFormation::TagAssociation")
     assert resources_of_type("AWS::LakeFormation::Resource")
 
