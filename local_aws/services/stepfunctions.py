@@ -50,6 +50,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -330,12 +331,22 @@ def _settle(execution) -> bool:
     return True
 
 
+# An ended execution never changes again: the store saves it once, not with every later commit of Step Functions
+# (each StartExecution would otherwise rewrite the whole execution history). Its state machine is the live one.
+state_store.register_finished(
+    Execution, lambda e: e.exec_arn if e.exec_status != ExecutionStatus.RUNNING else None,
+    detach=("state_machine",))
+
+
 def restored(server) -> None:
-    """Executions RUNNING when the previous server stopped are FAILED (see the module docstring)."""
+    """Ended executions get their state machine back; executions RUNNING when the previous server stopped are
+    FAILED (see the module docstring)."""
     settled = 0
     for _, _, backend in list(stepfunctions_parser_backends.iter_backends()):
         for machine in list(backend.state_machines):
             for execution in list(machine.executions):
+                if execution.state_machine is None:
+                    execution.state_machine = machine
                 settled += _settle(execution)
     if settled:
         log.warning("%d Step Functions execution(s) were running when the local AWS stopped: now FAILED", settled)
