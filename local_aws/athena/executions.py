@@ -65,6 +65,12 @@ class QueryExecution:
         # the engine run holds a DuckDB connection and a lock: not state
         return {**self.__dict__, "run": None}
 
+    @property
+    def final_key(self) -> str | None:
+        """Its id once it can never change again (for the state store's finished records), else None. The state
+        is set last when a query ends, so a final state means error, reason, times and result are in place."""
+        return self.query_id if self.state not in ACTIVE_STATES else None
+
     def as_dict(self) -> dict[str, Any]:
         status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
         if self.completed is not None:
@@ -119,9 +125,9 @@ def settle_interrupted(execution: QueryExecution) -> bool:
     if execution.state not in ACTIVE_STATES:
         return False
     execution.error = AthenaQueryError("GENERIC_INTERNAL_ERROR", INTERRUPTED)
-    execution.state = "FAILED"
     execution.state_change_reason = str(execution.error)
     execution.completed = time.time()
+    execution.state = "FAILED"
     return True
 
 
@@ -143,14 +149,14 @@ class QueryExecutions:
                  on_end: Callable[[QueryExecution, set[str]], None] | None = None) -> None:
         self.executions = executions
         self.on_end = on_end
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()  # the executions, and each query's end with its commit
         self._queue: queue.Queue[QueryExecution | None] = queue.Queue()
         self._workers: list[threading.Thread] = []
         self._closed = False
 
     def _ensure_workers(self) -> None:
         # Daemon threads: a query still running when the server exits must not hold the process.
-        with self._lock:
+        with self.lock:
             while len(self._workers) < _WORKERS:
                 worker = threading.Thread(target=self._work, name=f"athena-query-{len(self._workers)}", daemon=True)
                 worker.start()
@@ -177,7 +183,7 @@ class QueryExecutions:
         location = output_dir.rstrip("/") + f"/{query_id}.csv"
         execution = QueryExecution(query_id, query, workgroup, database, catalog, location)
         execution.execution_parameters = execution_parameters
-        with self._lock:
+        with self.lock:
             forget_old(self.executions, time.time())
             self.executions[query_id] = execution
         try:
@@ -191,12 +197,12 @@ class QueryExecutions:
         return execution
 
     def get(self, query_id: str) -> QueryExecution | None:
-        with self._lock:
+        with self.lock:
             return self.executions.get(query_id)
 
     def in_workgroup(self, workgroup: str) -> list[QueryExecution]:
         """Newest first, as ListQueryExecutions returns them."""
-        with self._lock:
+        with self.lock:
             found = [e for e in self.executions.values() if e.workgroup == workgroup]
         return sorted(found, key=lambda e: e.submitted, reverse=True)
 
@@ -204,7 +210,7 @@ class QueryExecutions:
         execution = self.get(query_id)
         if execution is None or execution.state not in ACTIVE_STATES:
             return  # stopping a finished query is a no-op in Athena too
-        with self._lock:
+        with self.lock:
             if execution.state == "QUEUED":
                 self._finish(execution, "CANCELLED", "Query cancelled by user")
                 return
@@ -212,8 +218,9 @@ class QueryExecutions:
             execution.run.interrupt()
 
     def shutdown(self) -> None:
-        """Stop the workers: running queries are interrupted (they end CANCELLED), queued ones stay QUEUED."""
-        with self._lock:
+        """Stop the workers: running queries are interrupted and end FAILED (the local AWS stopped); queued ones
+        stay QUEUED (settled FAILED when the state is restored)."""
+        with self.lock:
             self._closed = True
             workers, self._workers = self._workers, []
             running = [e for e in self.executions.values() if e.state == "RUNNING" and e.run is not None]
@@ -225,12 +232,22 @@ class QueryExecutions:
             worker.join(timeout=10)
 
     def _finish(self, execution: QueryExecution, state: str, reason: str | None = None) -> None:
-        execution.state = state
         execution.state_change_reason = reason
         execution.completed = time.time()
+        execution.state = state  # last: a final state means the record is complete (see final_key)
+
+    def _end(self, execution: QueryExecution, changed: set[str], state: str, reason: str | None = None) -> None:
+        """A worker ends a query: the final state and its durability (``on_end``) in one step under ``lock``,
+        which readers hold too, so nobody sees an ended query that a crash could take back."""
+        with self.lock:
+            if execution.state not in ACTIVE_STATES:
+                return  # stopped while queued, in a request
+            self._finish(execution, state, reason)
+            if self.on_end is not None:
+                self.on_end(execution, changed)
 
     def _execute(self, execution: QueryExecution) -> None:
-        with self._lock:
+        with self.lock:
             if execution.state != "QUEUED" or self._closed:
                 return
             execution.state = "RUNNING"
@@ -240,8 +257,6 @@ class QueryExecutions:
             self._run(execution, changed)
         finally:
             execution.run = None  # its DuckDB connection is closed; nothing to interrupt any more
-            if self.on_end is not None:
-                self.on_end(execution, changed)
 
     def _run(self, execution: QueryExecution, changed: set[str]) -> None:
         assert execution.run is not None
@@ -254,24 +269,26 @@ class QueryExecutions:
             changed.add("s3")
             self._write_results(execution, result)
         except QueryCancelled as exc:
-            self._finish(execution, "CANCELLED", str(exc))
+            if self._closed:  # interrupted by shutdown, not by StopQueryExecution
+                execution.error = AthenaQueryError("GENERIC_INTERNAL_ERROR", INTERRUPTED)
+                self._end(execution, changed, "FAILED", str(execution.error))
+            else:
+                self._end(execution, changed, "CANCELLED", str(exc))
             return
         except AthenaQueryError as exc:
             changed.add("glue")  # a DDL statement may have changed part of the catalog before it failed
             execution.error = exc
-            self._finish(execution, "FAILED", str(exc))
+            self._end(execution, changed, "FAILED", str(exc))
             log.info("athena query %s failed: %s", execution.query_id, exc)
             return
         except Exception as exc:  # an engine bug must still end the query, with a message
             changed.add("glue")
             log.exception("athena query %s crashed", execution.query_id)
             execution.error = AthenaQueryError("GENERIC_INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
-            self._finish(execution, "FAILED", str(execution.error))
+            self._end(execution, changed, "FAILED", str(execution.error))
             return
-        with self._lock:
-            if execution.state == "RUNNING":
-                execution.result = result
-                self._finish(execution, "SUCCEEDED")
+        execution.result = result
+        self._end(execution, changed, "SUCCEEDED")
         log.info(
             "athena query %s %s: %d rows, %d files read (%d bytes)", execution.query_id, execution.state,
             len(result.rows), len(result.files_read), result.bytes_scanned,

@@ -9,7 +9,9 @@ caller (the Data API service keeps them on its backend, which the state store sa
 cannot outlive the process (DuckDB connections, sessions, worker threads) and works on those statements. When a
 statement ends it calls ``on_end(statement, changed)``, ``changed`` naming the moto services its SQL changed outside
 the warehouse (``"s3"`` after UNLOAD, ``"glue"`` after CREATE EXTERNAL DATABASE), so the caller can make the new
-status durable at once. Refusals are ``local_aws.redshift.errors.DataApiRefusal`` subclasses; the service words them.
+status durable at once; it does so holding ``RedshiftData.lock``, which readers take too, so an ended status is
+never seen before it is durable. Refusals are ``local_aws.redshift.errors.DataApiRefusal`` subclasses; the service
+words them.
 """
 
 from __future__ import annotations
@@ -102,6 +104,12 @@ class Statement(Run):
     redshift_pid: int = 0
     connection: Connection | None = None  # runtime: the cursor running it, for CancelStatement
     cancelled: bool = False
+    done: bool = False  # ended and its worker gone: the record never changes again
+
+    @property
+    def final_key(self) -> str | None:
+        """Its id once it can never change again (for the state store's finished records), else None."""
+        return self.id if self.done else None
 
     @property
     def is_batch(self) -> bool:
@@ -132,7 +140,18 @@ def settle_interrupted(statement: Statement) -> bool:
         statement.set("FAILED", f"Query #{failed_at + 1} failed with {message}")
     else:
         statement.set("FAILED", message)
+    statement.done = True
     return True
+
+
+def _interrupt(statement: Statement) -> None:
+    """Interrupt the DuckDB query a statement is running, if any."""
+    connection = statement.connection
+    if connection is not None:
+        try:
+            connection.cursor.interrupt()
+        except duckdb.Error:
+            pass
 
 
 def expired(statement: Statement, now: float) -> bool:
@@ -211,16 +230,11 @@ class RedshiftData:
         with self.lock:
             self.closing = True
             running = [s for s in self.statements.values() if s.connection is not None]
-        for statement in running:
-            connection = statement.connection
-            if connection is not None:
-                try:
-                    connection.cursor.interrupt()
-                except duckdb.Error:
-                    pass
         deadline = time.monotonic() + 10
         while any(s.connection is not None for s in running) and time.monotonic() < deadline:
-            time.sleep(0.01)
+            for statement in running:
+                _interrupt(statement)
+            time.sleep(0.05)
         with self.lock:
             sessions, self.sessions = list(self.sessions.values()), {}
             databases, self.databases = list(self.databases.values()), {}
@@ -300,11 +314,12 @@ class RedshiftData:
             statement.set("PICKED")
             if not database_exists:
                 statement.set("STARTED")
-                self._fail(statement, f'database "{statement.database}" does not exist')
+                self._end(statement, changed, lambda: self._fail(
+                    statement, f'database "{statement.database}" does not exist'))
                 return
             database = self.database(statement.cluster, statement.database)
             connection = session.connection if session else database.cursor()
-            connection.changed = set()
+            connection.changed = changed
             statement.connection = connection
             try:
                 with database.lock:
@@ -316,16 +331,28 @@ class RedshiftData:
                     else:
                         self._run_single(statement, connection, texts)
             finally:
-                changed = connection.changed
                 statement.connection = None
                 if session is None:
                     connection.close()
         except Exception as exc:  # noqa: BLE001 - the worker must record any failure on the statement
-            self._fail(statement, f"internal error: {exc}")
+            message = f"internal error: {exc}"
+            self._end(statement, changed, lambda: self._fail(statement, message))
         finally:
             if session is not None:
                 session.touch()
                 session.busy.release()
+            # a statement cancelled before it ran ends here (ABORTED)
+            self._end(statement, changed, lambda: statement.status in ACTIVE and self._fail(statement, "ended"))
+
+    def _end(self, statement: Statement, changed: set[str], settle: Callable[[], Any]) -> None:
+        """Give the statement its final status (``settle``) and make it durable (``on_end``) in one step under
+        ``self.lock``, which readers hold too: nobody sees an ended status that a crash could take back. Only the
+        first call for a statement counts."""
+        with self.lock:
+            if statement.done:
+                return
+            settle()
+            statement.done = True
             if self.on_end is not None:
                 self.on_end(statement, changed)
 
@@ -339,10 +366,15 @@ class RedshiftData:
                     raise RedshiftError("Query cancelled on user's request")
         except RedshiftError as exc:
             connection.rollback()  # an error aborts the open transaction, a session's included
-            self._fail(statement, str(exc))
+            message = str(exc)
+            self._end(statement, connection.changed, lambda: self._fail(statement, message))
             return
-        statement.outcome = outcome
-        statement.set("FINISHED")
+
+        def finished() -> None:
+            statement.outcome = outcome
+            statement.set("FINISHED")
+
+        self._end(statement, connection.changed, finished)
 
     def _run_batch(self, statement: Statement, connection: Connection) -> None:
         opened_here = not connection.in_transaction
@@ -369,19 +401,27 @@ class RedshiftData:
                 try:
                     connection.commit()
                 except duckdb.Error as exc:
-                    self._fail(statement, f"ERROR: {exc}")
+                    message = f"ERROR: {exc}"
+                    self._end(statement, connection.changed, lambda: self._fail(statement, message))
                     return
-            statement.outcome = statement.subs[-1].outcome
-            statement.set("FINISHED")
+
+            def finished() -> None:
+                statement.outcome = statement.subs[-1].outcome
+                statement.set("FINISHED")
+
+            self._end(statement, connection.changed, finished)
             return
         connection.rollback()
-        for sub in statement.subs[failed_at + 1:]:
-            sub.set("ABORTED")
-        if statement.cancelled:
-            statement.set("ABORTED")
-        else:
-            failed = statement.subs[failed_at]
-            statement.set("FAILED", f"Query #{failed_at + 1} failed with {failed.error}")
+
+        def failed() -> None:
+            for sub in statement.subs[failed_at + 1:]:
+                sub.set("ABORTED")
+            if statement.cancelled:
+                statement.set("ABORTED")
+            else:
+                statement.set("FAILED", f"Query #{failed_at + 1} failed with {statement.subs[failed_at].error}")
+
+        self._end(statement, connection.changed, failed)
 
     def _fail(self, statement: Statement, message: str) -> None:
         if self.closing and not statement.cancelled:
@@ -416,17 +456,13 @@ class RedshiftData:
         if statement.status not in ACTIVE:
             raise InvalidStatementRequest(f"Could not cancel a query that is already in {statement.status} state")
         statement.cancelled = True
-        connection = statement.connection
-        if connection is not None:
-            try:
-                connection.cursor.interrupt()
-            except duckdb.Error:
-                pass
-        if statement.status in ("SUBMITTED", "PICKED"):
-            statement.set("ABORTED")
+        with self.lock:
+            if statement.status in ("SUBMITTED", "PICKED") and not statement.done:
+                statement.set("ABORTED")
         deadline = time.monotonic() + 10
-        while statement.status in ACTIVE and time.monotonic() < deadline:
-            time.sleep(0.01)
+        while not statement.done and time.monotonic() < deadline:
+            _interrupt(statement)  # again and again: DuckDB drops an interrupt that comes before execution starts
+            time.sleep(0.05)
 
     def listing(self) -> list[Statement]:
         """Statements within the retention period, newest first."""

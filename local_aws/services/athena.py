@@ -33,7 +33,7 @@ from local_aws.athena.executions import QueryExecution, QueryExecutions, settle_
 from local_aws.backends import LocalBackend
 from local_aws.cfn_resources import LocalResource
 from local_aws.patches import add, patch
-from local_aws.state.store import touch_and_commit
+from local_aws.state.store import register_finished, touch_and_commit
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ class AthenaQueryBackend(LocalBackend):
 
 
 athena_query_backends = BackendDict(AthenaQueryBackend, "athena")
+# An ended execution (with its result rows) is saved once, not with every commit of the service.
+register_finished(QueryExecution, lambda execution: execution.final_key, detach=("run",))
 
 
 def _query_ended(execution: QueryExecution, changed: set[str]) -> None:
@@ -190,22 +192,25 @@ def start_query_execution(self: AthenaResponse) -> str:
 @patch(f"{_RESPONSE}.get_query_execution", why="the execution as it really ran: state, reason, AthenaError, "
        "statistics, statement type")
 def get_query_execution(self: AthenaResponse) -> str:
-    execution = _execution(self, self._get_param("QueryExecutionId"))
-    return json.dumps({"QueryExecution": execution.as_dict()})
+    runner = _backend(self).runner
+    with runner.lock:  # an ending query is shown once its end is durable
+        execution = _execution(self, self._get_param("QueryExecutionId"))
+        return json.dumps({"QueryExecution": execution.as_dict()})
 
 
 @add(f"{_RESPONSE}.batch_get_query_execution", why="BatchGetQueryExecution (moto lacks it)")
 def batch_get_query_execution(self: AthenaResponse) -> str:
     found, missing = [], []
     runner = _backend(self).runner
-    for query_id in self._get_param("QueryExecutionIds") or []:
-        execution = runner.get(query_id)
-        if execution is None:
-            missing.append(
-                {"QueryExecutionId": query_id, "ErrorCode": "INVALID_INPUT", "ErrorMessage": "Query not found"}
-            )
-        else:
-            found.append(execution.as_dict())
+    with runner.lock:  # an ending query is shown once its end is durable
+        for query_id in self._get_param("QueryExecutionIds") or []:
+            execution = runner.get(query_id)
+            if execution is None:
+                missing.append(
+                    {"QueryExecutionId": query_id, "ErrorCode": "INVALID_INPUT", "ErrorMessage": "Query not found"}
+                )
+            else:
+                found.append(execution.as_dict())
     return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing})
 
 
@@ -230,12 +235,13 @@ def stop_query_execution(self: AthenaResponse) -> str:
 
 @patch(f"{_RESPONSE}.get_query_results", why="the query's real result, header row first, paged")
 def get_query_results(self: AthenaResponse) -> str:
-    execution = _execution(self, self._get_param("QueryExecutionId"))
-    if execution.state in ("QUEUED", "RUNNING"):
-        raise InvalidRequestException(f"Query has not yet finished. Current state: {execution.state}")
-    if execution.state != "SUCCEEDED" or execution.result is None:
-        raise InvalidRequestException(f"Query did not finish successfully. Final query state: {execution.state}")
-    result = execution.result
+    with _backend(self).runner.lock:  # an ending query's result is shown once its end is durable
+        execution = _execution(self, self._get_param("QueryExecutionId"))
+        state, result = execution.state, execution.result
+    if state in ("QUEUED", "RUNNING"):
+        raise InvalidRequestException(f"Query has not yet finished. Current state: {state}")
+    if state != "SUCCEEDED" or result is None:
+        raise InvalidRequestException(f"Query did not finish successfully. Final query state: {state}")
     rows = [[{"VarCharValue": c.name} for c in result.columns]] if result.has_header_row else []
     rows += [[{} if v is None else {"VarCharValue": v} for v in row] for row in result.rows]
     start = _page(self._get_param("NextToken"))

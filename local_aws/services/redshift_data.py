@@ -56,7 +56,7 @@ from local_aws.redshift.statements import (
     Statement,
     settle_interrupted,
 )
-from local_aws.state.store import touch_and_commit
+from local_aws.state.store import register_finished, touch_and_commit
 
 MAX_KEEP_ALIVE = 24 * 3600
 PAGE_ROWS = 1000  # rows per GetStatementResult page (AWS pages by size; rows keep tokens predictable here)
@@ -120,6 +120,8 @@ class RedshiftDataBackend(LocalBackend):
 
 # regions as moto's own redshift-data backends: botocore lists none under "redshift-data"
 redshift_data_backends = BackendDict(RedshiftDataBackend, "redshift")
+# An ended statement (with its result) is saved once, not with every commit of the service.
+register_finished(Statement, lambda statement: statement.final_key, detach=("connection",))
 
 
 def _statement_ended(statement: Statement, changed: set[str]) -> None:
@@ -287,7 +289,12 @@ def _run_fields(run) -> dict:
 
 @_action("replace", why="describes the statement as it really ran (status, error, result size, sub-statements)")
 def describe_statement(self, request: dict) -> dict:
-    statement, run = _backend(self).warehouse.get(request.get("Id"))
+    warehouse = _backend(self).warehouse
+    with warehouse.lock:  # an ending statement's status is shown once it is durable
+        return _describe(*warehouse.get(request.get("Id")))
+
+
+def _describe(statement: Statement, run) -> dict:
     body = _run_fields(run)
     body.update({
         "ClusterIdentifier": statement.cluster, "Database": statement.database,
@@ -305,12 +312,14 @@ def describe_statement(self, request: dict) -> dict:
 @_action("replace", why="returns the statement's real result, typed and paged (moto: 3 fixed rows, TotalNumRows "
          "misspelt)")
 def get_statement_result(self, request: dict) -> dict:
-    statement, run = _backend(self).warehouse.get(request.get("Id"))
+    warehouse = _backend(self).warehouse
+    with warehouse.lock:  # an ending statement's result is shown once it is durable
+        statement, run = warehouse.get(request.get("Id"))
+        status, outcome = run.status, run.outcome
     if run is statement and statement.is_batch:
         raise ValidationException("Use the Id of a sub-statement (<id>:<n>) to get a batch statement's result")
-    if run.status != "FINISHED":
-        raise JsonRESTError("ResourceNotFoundException", f"Query does not have result. Query status: {run.status}")
-    outcome = run.outcome
+    if status != "FINISHED":
+        raise JsonRESTError("ResourceNotFoundException", f"Query does not have result. Query status: {status}")
     if outcome is None or not outcome.has_result_set:
         raise JsonRESTError("ResourceNotFoundException", "Query does not have result. Please check query status.")
     token = request.get("NextToken")
@@ -339,9 +348,12 @@ def list_statements(self, request: dict) -> dict:
     max_results = request.get("MaxResults") or 100
     if not 0 < max_results <= 100:
         raise ValidationException("MaxResults must be between 1 and 100")
+    warehouse = _backend(self).warehouse
+    with warehouse.lock:  # an ending statement's status is shown once it is durable
+        listing = [(s, s.status) for s in warehouse.listing()]
     matches = [
-        s for s in _backend(self).warehouse.listing()
-        if (status == "ALL" or s.status == status)
+        s for s, s_status in listing
+        if (status == "ALL" or s_status == status)
         and (not name_prefix or (s.statement_name or "").startswith(name_prefix))
         and (not request.get("ClusterIdentifier") or s.cluster == request["ClusterIdentifier"])
         and (not request.get("Database") or s.database == request["Database"])
