@@ -77,15 +77,23 @@ def _moto_package(backend_dict: BackendDict) -> str:
         else ""
 
 
+def _package_of_service(service: str) -> str | None:
+    try:
+        return _moto_package(moto_backends.get_backend(service))
+    except Exception:  # not a moto service name
+        return None
+
+
 def backends_of_service(service: str) -> list[BackendDict]:
     """The BackendDicts a request to moto service ``service`` may change: moto's own (every backend module of
-    that moto package, e.g. Step Functions' interpreter store beside its plain one) and ours that extend it."""
-    try:
-        package = _moto_package(moto_backends.get_backend(service))
-    except Exception:  # not a moto service name: everything
+    that moto package, e.g. Step Functions' interpreter store beside its plain one) and ours that extend it
+    (``LocalBackend.SERVICE``, any of moto's names for the service: "redshift-data" or "redshiftdata")."""
+    package = _package_of_service(service)
+    if package is None:
         return _all_backend_dicts()
     return [d for d in _all_backend_dicts()
-            if _moto_package(d) == package or getattr(d.backend, "SERVICE", None) == service]
+            if _moto_package(d) == package
+            or (getattr(d.backend, "SERVICE", "") and _package_of_service(d.backend.SERVICE) == package)]
 
 
 # --- the store ---------------------------------------------------------------------------------------------------

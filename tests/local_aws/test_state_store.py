@@ -87,3 +87,22 @@ def test_finished_records_of_deleted_resources_are_dropped_at_load(tmp_path):
     assert _frozen_in_journal(reopened) == 0
     reopened.close()
     runs_backends.clear()
+
+
+def test_every_local_backend_names_a_service_moto_knows():
+    """A LocalBackend is committed with the requests of its SERVICE: a name moto does not know would mean its
+    state is only written when something else commits."""
+    from local_aws.services import service_modules
+    from local_aws.state.store import _package_of_service
+
+    service_modules()
+    local = [cls for cls in _subclasses(LocalBackend) if cls.__module__.startswith("local_aws.")]
+    assert len(local) >= 5
+    for cls in local:
+        assert _package_of_service(cls.SERVICE), f"{cls.__qualname__}.SERVICE = {cls.SERVICE!r}"
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
