@@ -12,7 +12,12 @@ from airflow.providers.amazon.aws.hooks.step_function import StepFunctionHook
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.triggers.redshift_data import RedshiftDataTrigger
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
+
+try:
+    from airflow.providers.common.compat.sdk import AirflowException, conf
+except ImportError:  # common-compat older than 1.8 (e.g. beside Airflow 3.0.x): the same objects, older homes
+    from airflow.configuration import conf
+    from airflow.exceptions import AirflowException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
