@@ -22,14 +22,19 @@ def aws_connection(endpoint_url: str | None) -> str:
     return json.dumps({"conn_type": "aws", "login": "local", "password": "local", "extra": extra})
 
 
-def airflow_env(airflow_home: Path, endpoint_url: str | None, outputs: dict, poll_seconds: int = 1) -> dict:
-    """Environment for `airflow` commands: the DAGs read the stack outputs from the `sales_pipeline` Variable."""
+def airflow_env(airflow_home: Path, endpoint_url: str | None, outputs: dict, poll_seconds: int = 1,
+                dags_folder: Path = REPO / "dags", plugins_folder: Path = REPO / "plugins") -> dict:
+    """Environment for `airflow` commands: the DAGs read the stack outputs from the `sales_pipeline` Variable.
+
+    dags_folder / plugins_folder: this repository's by default; a packaged layout (dist/mwaa/dags with an empty
+    plugins folder, see pipeline_tools.package) runs the same way.
+    """
     airflow_home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -46,8 +51,12 @@ def airflow_env(airflow_home: Path, endpoint_url: str | None, outputs: dict, pol
     return env
 
 
-def migrate(env: dict) -> None:
-    """Create or upgrade the SQLite metadata database (a no-op when it is current)."""
-    result = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True)
+def migrate(env: dict, airflow: str = AIRFLOW) -> None:
+    """Create or upgrade the SQLite metadata database (a no-op when it is current).
+
+    airflow: the `airflow` executable (another venv's, e.g. .venv-mwaa/bin/airflow, runs that Airflow).
+    Raises RuntimeError with the end of Airflow's stderr when the migration fails.
+    """
+    result = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-3000:]}")
