@@ -23,9 +23,13 @@ def aws_connection(endpoint_url: str | None) -> str:
 
 
 def airflow_env(airflow_home: Path, endpoint_url: str | None, outputs: dict, poll_seconds: int = 1,
-                dags_folder: Path = REPO / "dags", plugins_folder: Path = REPO / "plugins") -> dict:
+                dags_folder: Path = REPO / "dags", plugins_folder: Path = REPO / "plugins",
+                secrets_backend: bool = False) -> dict:
     """Environment for `airflow` commands: the DAGs read the stack outputs from the `sales_pipeline` Variable.
 
+    By default the Variable is the outputs themselves (AIRFLOW_VAR_SALES_PIPELINE). With secrets_backend, Airflow
+    reads it instead as it does on AWS: from the secret the stack wrote, through the Amazon provider's
+    SecretsManagerBackend with the stack's AirflowSecretsBackendKwargs (pointed at endpoint_url).
     dags_folder / plugins_folder: this repository's by default; a packaged layout (dist/mwaa/dags with an empty
     plugins folder, see pipeline_tools.package) runs the same way.
     """
@@ -48,6 +52,13 @@ def airflow_env(airflow_home: Path, endpoint_url: str | None, outputs: dict, pol
     }
     if endpoint_url:
         env["AWS_ENDPOINT_URL"] = endpoint_url
+    if secrets_backend:
+        del env["AIRFLOW_VAR_SALES_PIPELINE"]
+        kwargs = {**json.loads(outputs["AirflowSecretsBackendKwargs"]), "region_name": REGION}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        env["AIRFLOW__SECRETS__BACKEND"] = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+        env["AIRFLOW__SECRETS__BACKEND_KWARGS"] = json.dumps(kwargs)
     return env
 
 

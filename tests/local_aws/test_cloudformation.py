@@ -12,7 +12,7 @@ import pytest
 from server_process import start_server, stop_server
 
 from local_aws.server import free_port
-from pipeline_tools.deploy import DeployError, deploy_local, deploy_stack
+from pipeline_tools.deploy import DeployError, deploy_local, deploy_stack, upload_template
 
 CONTRACT_OUTPUTS = {
     "DataLakeBucket", "AthenaResultsBucket", "GlueDatabaseName", "RawCrawlerName", "ProcessedCrawlerName",
@@ -117,8 +117,10 @@ def test_unsupported_resource_fails_the_stack_with_its_reason(local_aws, tmp_pat
     template.write_text(json.dumps({"Resources": {
         "Fine": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "rolled-back-bucket"}},
         "Exotic": {"Type": "AWS::GameLift::Fleet", "DependsOn": "Fine", "Properties": {}}}}))
+    boto_client("s3").create_bucket(Bucket="unsupported-artifacts")
+    url = upload_template(boto_client("s3"), "unsupported-artifacts", template=template)
     with pytest.raises(DeployError, match="AWS::GameLift::Fleet is not supported"):
-        deploy_stack(boto_client("cloudformation"), "unsupported", {}, template=template)
+        deploy_stack(boto_client("cloudformation"), "unsupported", {}, url)
     stack = boto_client("cloudformation").describe_stacks(StackName="unsupported")["Stacks"][0]
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "rolled-back-bucket" not in {b["Name"] for b in boto_client("s3").list_buckets()["Buckets"]}

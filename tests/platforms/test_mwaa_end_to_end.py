@@ -1,8 +1,9 @@
 """One day end to end on MWAA's Airflow: the packaged MWAA DAG folder, run by Airflow 3.3.1 on Python 3.12 with
 MWAA's constraint set (.venv-mwaa), against the local AWS (run by this test process, the development venv).
 
-The day runs the way `make run` runs one (pipeline_tools.run_day: `airflow dags test` with the stack outputs in
-the `sales_pipeline` Variable); only the `airflow` executable and the DAG folder differ.
+The day runs the way `make run` runs one (pipeline_tools.run_day: `airflow dags test`); the `airflow` executable
+and the DAG folder differ, and Airflow reads the `sales_pipeline` Variable as it would on AWS: from the secret the
+stack wrote, through the Amazon provider's SecretsManagerBackend (no AIRFLOW_VAR_ in the environment).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def test_one_day_on_mwaa_airflow_from_the_packaged_dag_folder(local_aws, tmp_pat
     (tmp_path / "plugins").mkdir()  # MWAA's plugins folder holds nothing of ours: the code is in the DAG folder
     home = tmp_path / "airflow"
     env = airflow_env(home, local_aws.endpoint_url, outputs, dags_folder=package / "dags",
-                      plugins_folder=tmp_path / "plugins")
+                      plugins_folder=tmp_path / "plugins", secrets_backend=True)
+    assert "AIRFLOW_VAR_SALES_PIPELINE" not in env
     migrate(env, airflow)
     log = tmp_path / "dags-test.log"
     ok, results = run_dag(env, "sales_pipeline_daily", DAY, ROWS, log, home, airflow=airflow)
