@@ -210,3 +210,23 @@ def test_reconcile_day_lists_every_mismatch():
     assert "raw rows in the catalog 101" in message
     assert "warehouse (Redshift) rows 190" in message
     assert "processed (Athena) revenue 1234.50 != Redshift revenue 2469.00" in message
+
+
+def test_sensor_imports_where_common_compat_has_no_sdk_module(monkeypatch):
+    """Airflow 3.0.x environments (e.g. MWAA 3.0.6) carry a common-compat without `sdk`; the sensor falls back."""
+    import importlib
+    import sys
+
+    import sales_pipeline.redshift_statement_sensor as sensor_module
+
+    monkeypatch.setitem(sys.modules, "airflow.providers.common.compat.sdk", None)  # import now raises ImportError
+    try:
+        fallback = importlib.reload(sensor_module)
+        from airflow.exceptions import AirflowException
+
+        assert fallback.AirflowException is AirflowException
+        assert issubclass(fallback.RedshiftStatementFailedError, AirflowException)
+        assert fallback.RedshiftStatementSensor(task_id="t", statement_id="s").deferrable in (True, False)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(sensor_module)
