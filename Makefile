@@ -3,24 +3,42 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The Airflow pin set of Amazon MWAA (Python 3.12): the DAGs are proven on it (tests/mwaa/); see infra/mwaa/README.md.
+MWAA_VERSION ?= 3.3.1
+MWAA_VENV := .venv-mwaa
+MWAA_CONSTRAINTS := infra/mwaa/$(MWAA_VERSION)/airflow_constraints.txt infra/mwaa/$(MWAA_VERSION)/mwaa_essential_constraints.txt
+# uv finds a Python 3.12 on PATH or downloads one; pyenv's is not on PATH unless selected, so name it when present.
+MWAA_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) 3.12)
 DATE ?= 2021-12-01
 ROWS ?= 10000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: venv run backfill test test-fast lint bench clean
+.PHONY: venv mwaa-venv run backfill test test-fast lint bench package clean
 
 # Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every Airflow
 # task, DAG parse and CLI call would otherwise recompile what it imports (5.6 s -> 2.6 s to import the operators).
+# uv comes from PATH, ~/.local/bin, or is installed by scripts/bootstrap-uv.sh (which copes with PEP 668).
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local-aws.txt requirements-checkov.txt
-	@command -v uv >/dev/null || $(PYTHON) -m pip install --quiet uv
-	uv venv --quiet --allow-existing --python 3.11 $(VENV)
-	uv pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt
-	uv venv --quiet --allow-existing --python 3.11 .venv-checkov
-	uv pip install --quiet --compile-bytecode --python .venv-checkov/bin/python -r requirements-checkov.txt
+	uv=$$(scripts/bootstrap-uv.sh $(PYTHON)) && \
+	$$uv venv --quiet --allow-existing --python 3.11 $(VENV) && \
+	$$uv pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt && \
+	$$uv venv --quiet --allow-existing --python 3.11 .venv-checkov && \
+	$$uv pip install --quiet --compile-bytecode --python .venv-checkov/bin/python -r requirements-checkov.txt
+	@touch $@
+
+# What an MWAA worker has: MWAA's Airflow and constraints, plus requirements.txt installed under them.
+$(MWAA_VENV)/.installed: requirements.txt $(MWAA_CONSTRAINTS)
+	uv=$$(scripts/bootstrap-uv.sh $(PYTHON)) && \
+	$$uv venv --quiet --allow-existing --python $(MWAA_PYTHON) $(MWAA_VENV) && \
+	$$uv pip install --quiet --compile-bytecode --python $(MWAA_VENV)/bin/python -r requirements.txt \
+		$$(grep -E '^apache-airflow==' infra/mwaa/$(MWAA_VERSION)/mwaa_essential_constraints.txt) \
+		$(addprefix -c ,$(MWAA_CONSTRAINTS))
 	@touch $@
 
 venv: $(VENV)/.installed
+
+mwaa-venv: $(MWAA_VENV)/.installed
 
 run: venv
 	scripts/system-deps.sh run
@@ -30,7 +48,7 @@ backfill: venv
 	scripts/system-deps.sh run
 	$(PY) -m pipeline_tools.backfill --from-date $(FROM) --to-date $(TO)
 
-test: venv
+test: venv mwaa-venv
 	scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
@@ -45,5 +63,9 @@ bench: venv
 	scripts/system-deps.sh run
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 
+# The deployable layouts: dist/mwaa (DAG folder, plugins.zip, requirements.txt) and dist/astro (an Astro project).
+package: venv
+	$(PY) -m pipeline_tools.package --out dist
+
 clean:
-	rm -rf .state airflow_home artifacts
+	rm -rf .state airflow_home artifacts dist

@@ -40,7 +40,11 @@ DAG_ID = "sales_pipeline_daily"
 AWS_CONN_ID = "aws_default"
 # Seconds between status checks; small on the local AWS, the default suits AWS.
 POLL_SECONDS = int(os.environ.get("SALES_PIPELINE_POLL_SECONDS", "30"))
-SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "include", "sql")
+# The SQL files: include/sql inside the DAG folder (the MWAA layout: MWAA syncs only dags/) or beside it (this
+# repository, an Astro project). Two isdir calls: cheap enough for parse time.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+SQL_DIRS = [path for path in (os.path.join(_HERE, "include", "sql"), os.path.join(_HERE, os.pardir, "include", "sql"))
+            if os.path.isdir(path)]
 
 
 def cfg(output: str) -> str:
@@ -106,7 +110,7 @@ with DAG(
     max_active_runs=3,
     max_active_tasks=16,
     dagrun_timeout=timedelta(hours=3),
-    template_searchpath=[SQL_DIR],
+    template_searchpath=SQL_DIRS,
     user_defined_macros={"execution_name": execution_name},
     render_template_as_native_obj=False,
     params={

@@ -26,7 +26,11 @@ from sales_pipeline.validation import reconcile
 DAG_ID = "sales_pipeline_state_machine"
 AWS_CONN_ID = "aws_default"
 POLL_SECONDS = int(os.environ.get("SALES_PIPELINE_POLL_SECONDS", "30"))
-SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "include", "sql")
+# The SQL files: include/sql inside the DAG folder (the MWAA layout: MWAA syncs only dags/) or beside it (this
+# repository, an Astro project). Two isdir calls: cheap enough for parse time.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+SQL_DIRS = [path for path in (os.path.join(_HERE, "include", "sql"), os.path.join(_HERE, os.pardir, "include", "sql"))
+            if os.path.isdir(path)]
 
 with DAG(
     dag_id=DAG_ID,
@@ -37,7 +41,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=3),
-    template_searchpath=[SQL_DIR],
+    template_searchpath=SQL_DIRS,
     user_defined_macros={"execution_name": execution_name},
     params={
         # The loader builds the day in memory (~250 B a row); the template gives it 2 GB, so 5M rows fit.

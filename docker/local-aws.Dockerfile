@@ -1,5 +1,7 @@
 # The project's local AWS: moto plus DuckDB, local Spark (needs a JRE) and pyarrow.
-FROM python:3.11-slim
+# The Debian release is named: python:3.11-slim follows Debian's newest (trixie since 2025-08), which has no
+# openjdk-17 package; bookworm has openjdk-17-jre-headless (Spark 4 runs on Java 17).
+FROM python:3.11-slim-bookworm
 RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless curl \
     && rm -rf /var/lib/apt/lists/*

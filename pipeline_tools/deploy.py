@@ -4,7 +4,11 @@ Works against AWS (credentials from the environment) and against the local AWS (
 
     python -m pipeline_tools.deploy --endpoint-url http://127.0.0.1:4566 --output-json outputs.json
 
-The stack outputs it prints are what the DAGs read from the `sales_pipeline` Airflow Variable.
+The template goes to the artefact bucket and the stack is created from its TemplateURL: the template is over
+CloudFormation's 51,200-byte TemplateBody quota, and an S3 template may be up to 1 MB (AWS CloudFormation User
+Guide, "Understand CloudFormation quotas"). The stack writes the outputs the DAGs read to Secrets Manager
+(`<AirflowSecretsPrefix>/variables/sales_pipeline`, where Airflow's secrets backend finds the `sales_pipeline`
+Variable) and exports `AirflowPolicyArn`, the policy for Airflow's execution role: nothing is copied by hand.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ GLUE_SCRIPT = REPO / "include" / "glue" / "sales_job.py"
 LOADER_DIR = REPO / "include" / "loader"
 GLUE_SCRIPT_KEY = "artifacts/glue/sales_job.py"
 LOADER_KEY = "artifacts/lambda/loader.zip"
+TEMPLATE_KEY = "artifacts/cloudformation/sales_pipeline.json"
 LOADER_HANDLER = "handler.py"  # the template's Handler is handler.lambda_handler
-MAX_TEMPLATE_BODY = 51_200  # CloudFormation's TemplateBody limit in bytes
+MAX_TEMPLATE_URL_BYTES = 1_000_000  # CloudFormation's quota for a template read from S3 (1 MB)
+DEFAULT_STACK = "salespipe"
 # Settings for the local AWS: short polls, the local account's analyst and admin roles.
 LOCAL_PARAMETERS = {
     "PollSeconds": "1",
@@ -76,13 +82,32 @@ def _failure_reasons(cfn, stack_name: str) -> str:
     return "; ".join(reasons) or "no reason reported"
 
 
-def deploy_stack(cfn, stack_name: str, parameters: dict[str, str], template: Path = TEMPLATE) -> dict[str, str]:
-    """Create the stack, or update it when it exists; wait; return its outputs."""
-    # Minified: the indented template is over CloudFormation's TemplateBody limit, the compact one is not.
-    body = json.dumps(json.loads(template.read_text()), separators=(",", ":"))
-    if len(body.encode()) > MAX_TEMPLATE_BODY:
-        raise DeployError(f"{template} is {len(body.encode())} bytes minified, over CloudFormation's "
-                          f"TemplateBody limit of {MAX_TEMPLATE_BODY}")
+def template_url(bucket: str, key: str, region: str) -> str:
+    """The virtual-hosted-style S3 URL CloudFormation reads a template from (the form AWS documents; the local
+    AWS's CloudFormation resolves the same URL against its own S3)."""
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+
+def upload_template(s3, bucket: str, region: str = "us-east-1", template: Path = TEMPLATE) -> str:
+    """Put the template, as it is in the repository, beside the artefacts; return its TemplateURL.
+
+    Raises DeployError when the file is not JSON or is over the 1 MB quota of an S3 template.
+    """
+    body = template.read_bytes()
+    try:
+        json.loads(body)
+    except ValueError as error:
+        raise DeployError(f"{template} is not JSON: {error}") from error
+    if len(body) > MAX_TEMPLATE_URL_BYTES:
+        raise DeployError(f"{template} is {len(body)} bytes, over CloudFormation's {MAX_TEMPLATE_URL_BYTES}-byte "
+                          f"quota for a template in S3")
+    s3.put_object(Bucket=bucket, Key=TEMPLATE_KEY, Body=body, ContentType="application/json")
+    return template_url(bucket, TEMPLATE_KEY, region)
+
+
+def deploy_stack(cfn, stack_name: str, parameters: dict[str, str], url: str) -> dict[str, str]:
+    """Create the stack from the template at `url` (see upload_template), or update it when it exists; wait;
+    return its outputs as {OutputKey: OutputValue}. Raises DeployError naming the failing resources."""
     params = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()]
     capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
     try:
@@ -95,12 +120,12 @@ def deploy_stack(cfn, stack_name: str, parameters: dict[str, str], template: Pat
         status = None
     try:
         if status is None:
-            cfn.create_stack(StackName=stack_name, TemplateBody=body, Parameters=params, Capabilities=capabilities)
+            cfn.create_stack(StackName=stack_name, TemplateURL=url, Parameters=params, Capabilities=capabilities)
             cfn.get_waiter("stack_create_complete").wait(StackName=stack_name,
                                                          WaiterConfig={"Delay": 1, "MaxAttempts": 3600})
         else:
             try:
-                cfn.update_stack(StackName=stack_name, TemplateBody=body, Parameters=params,
+                cfn.update_stack(StackName=stack_name, TemplateURL=url, Parameters=params,
                                  Capabilities=capabilities)
             except ClientError as error:
                 if "No updates are to be performed" not in str(error):
@@ -122,23 +147,29 @@ def deploy(session: boto3.session.Session, endpoint_url: str | None, stack_name:
     s3 = session.client("s3", endpoint_url=endpoint_url)
     cfn = session.client("cloudformation", endpoint_url=endpoint_url)
     keys = upload_artifacts(s3, artifact_bucket, region, repo)
-    return deploy_stack(cfn, stack_name, {"ArtifactBucket": artifact_bucket, **keys, **(parameters or {})},
-                        template=repo / TEMPLATE.relative_to(REPO))
+    url = upload_template(s3, artifact_bucket, region, repo / TEMPLATE.relative_to(REPO))
+    return deploy_stack(cfn, stack_name, {"ArtifactBucket": artifact_bucket, **keys, **(parameters or {})}, url)
 
 
-def deploy_local(endpoint_url: str, repo: Path = REPO, stack_name: str = "salespipe",
+def deploy_local(endpoint_url: str, repo: Path = REPO, stack_name: str = DEFAULT_STACK,
                  parameters: dict[str, str] | None = None, artifact_bucket: str | None = None) -> dict[str, str]:
-    """Deploy to the local AWS with its settings; `parameters` override them (e.g. another ProjectName)."""
+    """Deploy to the local AWS with its settings; `parameters` override them (e.g. another ProjectName).
+
+    The default stack writes its Variable secret where Airflow looks (`airflow/variables/sales_pipeline`); every
+    other stack in the same local AWS (tests deploy several) gets its own prefix, `<stack>/airflow`, since a
+    secret name exists once per account and Region.
+    """
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
                                     region_name="us-east-1")
+    prefix = {} if stack_name == DEFAULT_STACK else {"AirflowSecretsPrefix": f"{stack_name}/airflow"}
     return deploy(session, endpoint_url, stack_name, artifact_bucket or f"{stack_name}-artifacts",
-                  {**LOCAL_PARAMETERS, **(parameters or {})}, repo=Path(repo))
+                  {**LOCAL_PARAMETERS, **prefix, **(parameters or {})}, repo=Path(repo))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", help="the local AWS; omit for AWS itself")
-    parser.add_argument("--stack-name", default="salespipe")
+    parser.add_argument("--stack-name", default=DEFAULT_STACK)
     parser.add_argument("--artifact-bucket", help="default: <stack-name>-artifacts (created when missing)")
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--output-json", type=Path, help="also write the outputs here")

@@ -34,13 +34,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="local AWS port (0: any free port)")
     parser.add_argument("--time-scale", type=float, default=0.1,
                         help="LOCAL_AWS_TIME_SCALE: how much shorter Wait states and retries run")
+    parser.add_argument("--airflow", default=AIRFLOW,
+                        help="the `airflow` executable that runs the DAG (e.g. .venv-mwaa/bin/airflow for MWAA's pins)")
     return parser.parse_args(argv)
 
 
 def run_dag(env: dict, dag_id: str, day: date, rows: int, log_path: Path,
-            airflow_home: Path) -> tuple[bool, list[TaskResult]]:
-    """`airflow dags test` for the day: (succeeded, the run's tasks). Its full output goes to log_path."""
-    cmd = [AIRFLOW, "dags", "test", dag_id, day.isoformat(), "-c", json.dumps({"rows": rows})]
+            airflow_home: Path, airflow: str = AIRFLOW) -> tuple[bool, list[TaskResult]]:
+    """`airflow dags test` for the day: (succeeded, the run's tasks). Its full output goes to log_path.
+    airflow: the `airflow` executable, so another venv's Airflow (MWAA's pins) can run the day."""
+    cmd = [airflow, "dags", "test", dag_id, day.isoformat(), "-c", json.dumps({"rows": rows})]
     started = datetime.now(UTC)
     with open(log_path, "w") as log, ProgressPrinter(airflow_home / "airflow.db", dag_id, day.isoformat()):
         result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -75,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         outputs = deploy_local(aws.endpoint_url, REPO)
         print(f"stack deployed: lake s3://{outputs['DataLakeBucket']}, cluster {outputs['RedshiftClusterId']}")
         env = airflow_env(airflow_home, aws.endpoint_url, outputs)
-        migrate(env)
+        migrate(env, args.airflow)
         print(f"running {args.dag_id} for {args.date} with {args.rows} rows")
-        ok, results = run_dag(env, args.dag_id, args.date, args.rows, log_path, airflow_home)
+        ok, results = run_dag(env, args.dag_id, args.date, args.rows, log_path, airflow_home, args.airflow)
         if not ok:
             print_failure(log_path, results)
             return 1

@@ -744,3 +744,120 @@ def test_the_longest_allowed_project_name_fits_every_resource_name():
                              .replace("${AWS::Region}", longest_region))
             assert "${" not in rendered_name and len(rendered_name) <= limit, \
                 f"{name}: {rendered_name!r} ({len(rendered_name)} > {limit})"
+
+
+# ---------------------------------------------------------------- the hand-off to Airflow on AWS
+
+
+def test_variable_secret_holds_exactly_the_contract_outputs():
+    """The secret is the Variable the DAGs read: every contract output, each the same expression as its Output."""
+    template = load_template()
+    secret = template["Resources"]["AirflowVariableSecret"]["Properties"]
+    # Airflow's Secrets Manager backend reads a Variable at <variables_prefix>/<key> (Amazon provider docs,
+    # "AWS Secrets Manager Backend"); the stack's AirflowSecretsBackendKwargs output names that prefix.
+    assert secret["Name"] == {"Fn::Sub": "${AirflowSecretsPrefix}/variables/sales_pipeline"}
+    kwargs = template["Outputs"]["AirflowSecretsBackendKwargs"]["Value"]["Fn::Sub"]
+    assert json.loads(kwargs.replace("${AirflowSecretsPrefix}", "p")) == {
+        "connections_prefix": None, "variables_prefix": "p/variables", "config_prefix": None}
+    document = json.loads(secret["SecretString"]["Fn::Sub"])
+    contract = [name for name in backticked_names("Stack outputs") if re.fullmatch(r"[A-Z][A-Za-z]+", name)
+                and not name.startswith("Airflow")]
+    assert set(document) == set(contract) and len(contract) == 17
+    for key, placeholder in document.items():
+        value = template["Outputs"][key]["Value"]
+        expected = "${%s}" % value["Ref"] if "Ref" in value else "${%s.%s}" % tuple(value["Fn::GetAtt"])
+        assert placeholder == expected, f"{key}: the secret says {placeholder}, the output {value}"
+
+
+# Every AWS call the DAGs make with Airflow's credentials, read from the DAGs, plugins/ and the provider code they
+# use (operator -> hook -> boto3 call, in apache-airflow-providers-amazon 9.34 and 9.39), and the IAM action that
+# authorises it (Service Authorization Reference). A call made by a state machine is the machine role's, not here.
+AIRFLOW_CALLS = {
+    # LambdaInvokeFunctionOperator -> LambdaHook.invoke_lambda -> Invoke
+    "lambda:InvokeFunction": {"LambdaInvokeFunctionOperator"},
+    # StepFunctionStartExecutionOperator -> StartExecution; its deferred trigger and the statement sensor poll
+    # DescribeExecution (waiter step_function_succeeded; StepFunctionHook.describe_execution)
+    "states:StartExecution": {"StepFunctionStartExecutionOperator"},
+    "states:DescribeExecution": {"StepFunctionStartExecutionOperator", "RedshiftStatementSensor"},
+    # GlueJobOperator -> GlueJobHook.initialize_job: has_job (GetJob), StartJobRun; GlueJobCompleteTrigger: GetJobRun
+    "glue:GetJob": {"GlueJobOperator"}, "glue:StartJobRun": {"GlueJobOperator"}, "glue:GetJobRun": {"GlueJobOperator"},
+    # GlueCrawlerSensor -> GlueCrawlerHook.get_crawler
+    "glue:GetCrawler": {"GlueCrawlerSensor"},
+    # reconcile -> queries.redshift_row -> RedshiftDataHook.execute_query (ExecuteStatement with SecretArn, then
+    # DescribeStatement until done) and GetStatementResult; the Data API reads the secret with the caller's rights
+    "redshift-data:ExecuteStatement": {"RedshiftDataHook"},
+    "redshift-data:DescribeStatement": {"RedshiftDataHook"},
+    "redshift-data:GetStatementResult": {"RedshiftDataHook"},
+    "secretsmanager:GetSecretValue": {"RedshiftDataHook", "SecretsManagerBackend"},
+    # reconcile -> queries.athena_row -> AthenaHook: run_query, poll_query_status / get_state_change_reason,
+    # get_query_results; Athena reads the catalog, the lake through Lake Formation, and writes results to S3 as the
+    # caller (Athena User Guide, "Identity and access management in Athena"; Lake Formation, "Underlying data access")
+    "athena:StartQueryExecution": {"AthenaHook"}, "athena:GetQueryExecution": {"AthenaHook"},
+    "athena:GetQueryResults": {"AthenaHook"},
+    "glue:GetDatabase": {"AthenaHook"}, "glue:GetTable": {"AthenaHook"}, "glue:GetPartitions": {"AthenaHook"},
+    "lakeformation:GetDataAccess": {"AthenaHook"},
+    "s3:GetBucketLocation": {"AthenaHook"}, "s3:ListBucket": {"AthenaHook"}, "s3:AbortMultipartUpload": {"AthenaHook"},
+    # reconcile -> S3Hook.read_key (the manifest) and load_string (the reconciliation report); Athena results too
+    "s3:GetObject": {"S3Hook", "AthenaHook"}, "s3:PutObject": {"S3Hook", "AthenaHook"},
+}
+AIRFLOW_AWS_CLASSES = {"LambdaInvokeFunctionOperator", "StepFunctionStartExecutionOperator", "GlueJobOperator",
+                       "GlueCrawlerSensor", "RedshiftDataHook", "AthenaHook", "S3Hook", "StepFunctionHook",
+                       "RedshiftStatementSensor", "RedshiftDataTrigger", "SecretsManagerBackend"}
+
+
+def airflow_policy_statements() -> dict[str, dict]:
+    return {s["Sid"]: s for name, s in iter_policy_statements() if name == "AirflowPolicy"}
+
+
+def test_every_aws_class_the_dags_use_is_accounted_for():
+    """A new operator, sensor or hook in dags/ or plugins/ fails here until AIRFLOW_CALLS covers its calls."""
+    used = set()
+    for path in [*(REPO_ROOT / "dags").glob("*.py"), *(REPO_ROOT / "plugins").rglob("*.py")]:
+        for names in re.findall(r"from airflow\.providers\.amazon\.\S+ import (\([^)]*\)|[^\n]+)", path.read_text()):
+            used |= {n.strip(" ()\n") for n in names.split(",")} - {""}
+    # Constants and the base class make no call of their own.
+    used -= {"FAILURE_STATES", "FINISHED_STATE", "AwsBaseSensor", "aws_template_fields"}
+    assert used - AIRFLOW_AWS_CLASSES == set(), f"classes whose AWS calls are not in AIRFLOW_CALLS: {used}"
+    assert "RedshiftStatementSensor" in (REPO_ROOT / "dags" / "sales_pipeline_daily.py").read_text()
+
+
+def test_airflow_policy_allows_exactly_the_calls_the_dags_make():
+    allowed = {action for s in airflow_policy_statements().values() if s["Effect"] == "Allow"
+               for action in as_list(s["Action"])}
+    assert allowed == set(AIRFLOW_CALLS), (f"missing {sorted(set(AIRFLOW_CALLS) - allowed)}, "
+                                           f"extra {sorted(allowed - set(AIRFLOW_CALLS))}")
+    statements = airflow_policy_statements()
+    # Each resource names this stack's resource, never a wildcard over the account.
+    assert statements["StartPipelineExecutions"]["Resource"] == [
+        {"Ref": f"{m}StateMachine"} for m in ("RunGlueCrawler", "RedshiftQuery", "DataPipeline")]
+    assert statements["InvokeLoader"]["Resource"] == {"Fn::GetAtt": ["LoaderFunction", "Arn"]}
+    assert statements["ReadSecrets"]["Resource"] == [{"Ref": "RedshiftSecret"}, {"Ref": "AirflowVariableSecret"}]
+    assert statements["ReadManifests"]["Resource"] == {"Fn::Sub": "${DataLakeBucket.Arn}/manifests/sales/*"}
+    assert statements["WriteReconciliation"]["Resource"] == {"Fn::Sub": "${DataLakeBucket.Arn}/quality/sales/*"}
+    assert "cluster:${RedshiftCluster}" in json.dumps(statements["RedshiftDataOnCluster"]["Resource"])
+    assert "workgroup/${AnalyticsWorkGroup}" in json.dumps(statements["AthenaQueries"]["Resource"])
+    # The manifest and report keys are the ones the reconcile task renders.
+    reconcile = (REPO_ROOT / "plugins" / "sales_pipeline" / "validation.py").read_text()
+    assert '"manifests/sales/dt={{ ds }}.json"' in reconcile
+    assert '"quality/sales/dt={{ ds }}/reconciliation.json"' in reconcile
+    wildcard = {sid for sid, s in statements.items() if "*" in as_list(s["Resource"])}
+    assert wildcard == {"RedshiftDataOwnStatements", "LakeFormationDataAccess"}
+
+
+def test_airflow_reads_only_its_own_redshift_statements():
+    """Statement reads are scoped to the caller's own statements (redshift-data:statement-owner-iam-userid, Service
+    Authorization Reference for the Redshift Data API): the DAGs never describe the state machine's statements; the
+    sensor reads their outcome from the execution's output (plugins/sales_pipeline/redshift_statement_sensor.py)."""
+    own = airflow_policy_statements()["RedshiftDataOwnStatements"]
+    assert own["Condition"] == {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}
+    assert set(own["Action"]) == {"redshift-data:DescribeStatement", "redshift-data:GetStatementResult"}
+
+
+def test_airflow_role_gets_its_lake_formation_grant_only_when_named():
+    template = load_template()
+    grant = template["Resources"]["AirflowTablesGrant"]
+    assert grant["Condition"] == "HasAirflowRole"
+    assert grant["Properties"]["Principal"] == {"DataLakePrincipalIdentifier": {"Ref": "AirflowRoleArn"}}
+    assert grant["Properties"]["Permissions"] == ["SELECT", "DESCRIBE"]
+    assert grant["Properties"]["Resource"]["Table"]["DatabaseName"] == {"Ref": "GlueDatabase"}
+    assert template["Outputs"]["AirflowPolicyArn"]["Value"] == {"Ref": "AirflowPolicy"}

@@ -147,6 +147,13 @@ def _deleting_outputs(original):
     return delete
 
 
+@patch("moto.cloudformation.models.Stack.stack_resources", why="moto lists a resource whose Condition is false "
+       "as an empty entry (no LogicalResourceId, no type); AWS lists only the resources it created "
+       "(DescribeStackResources, AWS CloudFormation API Reference)", wrap=True)
+def _created_resources_only(original: property) -> property:
+    return property(lambda self: [r for r in original.fget(self) if r is not None])
+
+
 def install(server) -> None:
     # The LocalResource subclasses declared by every service module join moto's model registry.
     for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):

@@ -12,7 +12,12 @@ from airflow.providers.amazon.aws.hooks.step_function import StepFunctionHook
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.triggers.redshift_data import RedshiftDataTrigger
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
+
+try:
+    from airflow.providers.common.compat.sdk import AirflowException, conf
+except ImportError:  # common-compat older than 1.8 (e.g. beside Airflow 3.0.x): the same objects, older homes
+    from airflow.configuration import conf
+    from airflow.exceptions import AirflowException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -53,8 +58,11 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
 
     :param statement_id: the statement's Id (templated).
     :param execution_arn: instead of statement_id: a finished Step Functions execution whose output is the
-        statement's DescribeStatement result (as the RedshiftQuery state machine returns it; templated).
-    :param deferrable: wait in the triggerer instead of holding a worker slot.
+        statement's final DescribeStatement result (as the RedshiftQuery state machine returns it; templated).
+        The sensor then reads the statement's outcome from that output and never calls the Data API: the
+        statement belongs to the state machine's role, not to Airflow's (see execute).
+    :param deferrable: wait in the triggerer instead of holding a worker slot (statement_id only; an execution's
+        statement has finished when the execution has).
     :param poll_interval: seconds between DescribeStatement calls while deferred.
 
     On success the statement's summary (Id, Status, ResultRows, ...) is the task's return value.
@@ -94,8 +102,11 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
     def poke(self, context: Context) -> bool:
         return self._finished(self._describe())
 
-    def _statement_of_execution(self) -> str:
-        """The statement Id in the output of the execution that ran it."""
+    def _description_of_execution(self) -> dict[str, Any]:
+        """The final DescribeStatement result that the RedshiftQuery execution returned as its output.
+
+        Raises AirflowException when the execution did not succeed or its output names no statement.
+        """
         hook = StepFunctionHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
                                 config=self.botocore_config)
         execution = hook.describe_execution(self.execution_arn)
@@ -103,17 +114,29 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
             raise AirflowException(f"execution {self.execution_arn} is {execution['status']}, not SUCCEEDED: "
                                    f"{execution.get('error', '')} {execution.get('cause', '')}".strip())
         try:
-            statement_id = json.loads(execution.get("output") or "{}").get("Id")
-        except (ValueError, AttributeError):
-            statement_id = None
-        if not statement_id:
-            raise AirflowException(f"the output of execution {self.execution_arn} names no statement Id: "
-                                   f"{str(execution.get('output'))[:300]}")
-        return statement_id
+            description = json.loads(execution.get("output") or "{}")
+        except ValueError:
+            description = None
+        if not isinstance(description, dict) or not description.get("Id") or not description.get("Status"):
+            raise AirflowException(f"the output of execution {self.execution_arn} names no statement Id and "
+                                   f"Status: {str(execution.get('output'))[:300]}")
+        return description
 
     def execute(self, context: Context) -> dict[str, Any] | None:
-        if self.execution_arn and not self.statement_id:
-            self.statement_id = self._statement_of_execution()
+        if self.execution_arn:
+            # The state machine's role ran the statement, not Airflow's. Redshift Data API access to a statement
+            # is keyed on the IAM identity that ran it (condition key redshift-data:statement-owner-iam-userid,
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonredshiftdataapi.html;
+            # ListStatements' RoleLevel, https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ListStatements.html,
+            # scopes statements to the caller's role and session), and the least-privilege policies here allow
+            # DescribeStatement only on the caller's own statements. So the statement is never described with
+            # Airflow's credentials: the execution's output already is its final description.
+            description = self._description_of_execution()
+            self.statement_id = description["Id"]
+            if self._finished(description):
+                return statement_summary(description)
+            raise AirflowException(f"execution {self.execution_arn} ended with statement {self.statement_id} "
+                                   f"{description['Status']}: the RedshiftQuery machine ends only on FINISHED")
         if not self.statement_id:
             raise AirflowException("RedshiftStatementSensor needs a statement Id; the template rendered empty")
         if not self.deferrable:
@@ -138,8 +161,8 @@ class RedshiftStatementSensor(AwsBaseSensor[RedshiftDataHook]):
         return None
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        # A fresh instance resumes: a statement found through the execution comes back in the trigger's event.
-        self.statement_id = self.statement_id or (event or {}).get("statement_id") or self._statement_of_execution()
+        # Only a statement_id sensor defers (an execution's statement is read from the execution's output).
+        self.statement_id = self.statement_id or (event or {}).get("statement_id")
         # The trigger's message is a dump of the whole response; describe again for a readable error.
         description = self._describe()
         if self._finished(description):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from unittest import mock
 
@@ -126,37 +127,52 @@ def execution_sensor(**kwargs):
     return RedshiftStatementSensor(task_id="wait", execution_arn=EXECUTION_ARN, poke_interval=0, timeout=5, **kwargs)
 
 
-def test_statement_found_through_the_execution_output():
+def test_statement_outcome_read_from_the_execution_output_without_the_data_api():
+    """The statement belongs to the state machine's role: Airflow's role never describes it (see the sensor)."""
     from airflow.providers.amazon.aws.hooks.step_function import StepFunctionHook
 
     s = execution_sensor(deferrable=True)
-    execution = {"status": "SUCCEEDED", "output": '{"Id": "stmt-1", "Status": "FINISHED"}'}
+    execution = {"status": "SUCCEEDED",
+                 "output": '{"Id": "stmt-1", "Status": "FINISHED", "ResultRows": 3, "Duration": 12}'}
     with mock.patch("sales_pipeline.redshift_statement_sensor.StepFunctionHook") as hook, \
-            mock.patch.object(RedshiftStatementSensor, "_describe",
-                              side_effect=lambda: {"Id": s.statement_id, "Status": "FINISHED"}):
+            mock.patch.object(RedshiftStatementSensor, "_describe") as describe, \
+            mock.patch.object(RedshiftStatementSensor, "defer") as defer:
         hook.return_value.describe_execution.return_value = execution
-        assert s.execute({}) == {"Id": "stmt-1", "Status": "FINISHED"}
+        assert s.execute({}) == {"Id": "stmt-1", "Status": "FINISHED", "ResultRows": 3, "Duration": 12}
+    describe.assert_not_called()
+    defer.assert_not_called()
     hook.return_value.describe_execution.assert_called_once_with(EXECUTION_ARN)
     # The hook is built with the sensor's connection settings, under the names the hook class takes.
     hook.assert_called_once_with(aws_conn_id="aws_default", region_name=None, verify=None, config=None)
     StepFunctionHook(**hook.call_args.kwargs)
 
 
+def test_failed_statement_in_the_execution_output_fails_with_its_error():
+    s = execution_sensor()
+    output = {"Id": "stmt-9", "Status": "FAILED", "Error": "relation \"sales\" does not exist"}
+    with mock.patch("sales_pipeline.redshift_statement_sensor.StepFunctionHook") as hook:
+        hook.return_value.describe_execution.return_value = {"status": "SUCCEEDED", "output": json.dumps(output)}
+        with pytest.raises(RedshiftStatementFailedError, match='stmt-9 ended FAILED: relation "sales"'):
+            s.execute({})
+
+
 def test_resumed_sensor_takes_the_statement_from_the_trigger_event():
-    s = execution_sensor(deferrable=True)  # a fresh instance, as after a deferral
-    with mock.patch("sales_pipeline.redshift_statement_sensor.StepFunctionHook") as hook, \
-            mock.patch.object(RedshiftStatementSensor, "_describe",
-                              side_effect=lambda: {"Id": s.statement_id, "Status": "FINISHED"}):
+    s = RedshiftStatementSensor(task_id="wait", statement_id="{{ ti.xcom_pull('x') }}", deferrable=True)
+    s.statement_id = None  # as if the template rendered empty in a fresh instance after the deferral
+    with mock.patch.object(RedshiftStatementSensor, "_describe",
+                           side_effect=lambda: {"Id": s.statement_id, "Status": "FINISHED"}):
         assert s.execute_complete({}, {"status": "success", "statement_id": "stmt-2"})["Id"] == "stmt-2"
-    hook.assert_not_called()
 
 
 @pytest.mark.parametrize(("execution", "message"), [
     ({"status": "FAILED", "error": "RedshiftData.ValidationException", "cause": "bad sql"}, "is FAILED.*bad sql"),
     ({"status": "SUCCEEDED", "output": '{"Status": "FINISHED"}'}, "names no statement Id"),
+    ({"status": "SUCCEEDED", "output": '{"Id": "stmt-1"}'}, "names no statement Id"),
     ({"status": "SUCCEEDED", "output": "not json"}, "names no statement Id"),
+    ({"status": "SUCCEEDED", "output": '["a list"]'}, "names no statement Id"),
+    ({"status": "SUCCEEDED", "output": '{"Id": "stmt-1", "Status": "STARTED"}'}, "ends only on FINISHED"),
 ])
-def test_execution_without_a_statement_is_a_clear_error(execution, message):
+def test_execution_without_a_finished_statement_is_a_clear_error(execution, message):
     from airflow.providers.common.compat.sdk import AirflowException
 
     s = execution_sensor(deferrable=True)
@@ -194,3 +210,23 @@ def test_reconcile_day_lists_every_mismatch():
     assert "raw rows in the catalog 101" in message
     assert "warehouse (Redshift) rows 190" in message
     assert "processed (Athena) revenue 1234.50 != Redshift revenue 2469.00" in message
+
+
+def test_sensor_imports_where_common_compat_has_no_sdk_module(monkeypatch):
+    """Airflow 3.0.x environments (e.g. MWAA 3.0.6) carry a common-compat without `sdk`; the sensor falls back."""
+    import importlib
+    import sys
+
+    import sales_pipeline.redshift_statement_sensor as sensor_module
+
+    monkeypatch.setitem(sys.modules, "airflow.providers.common.compat.sdk", None)  # import now raises ImportError
+    try:
+        fallback = importlib.reload(sensor_module)
+        from airflow.exceptions import AirflowException
+
+        assert fallback.AirflowException is AirflowException
+        assert issubclass(fallback.RedshiftStatementFailedError, AirflowException)
+        assert fallback.RedshiftStatementSensor(task_id="t", statement_id="s").deferrable in (True, False)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(sensor_module)

@@ -16,7 +16,7 @@ import pytest
 from server_process import start_server
 
 from local_aws.server import free_port
-from pipeline_tools.deploy import DeployError, deploy_local, deploy_stack
+from pipeline_tools.deploy import DeployError, deploy_local, deploy_stack, upload_template
 
 CONTRACT_OUTPUTS = {
     "DataLakeBucket", "AthenaResultsBucket", "GlueDatabaseName", "RawCrawlerName", "ProcessedCrawlerName",
@@ -146,8 +146,10 @@ def test_unsupported_resource_fails_the_stack_with_its_reason(tmp_path, client):
     template.write_text(json.dumps({"Resources": {
         "Fine": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "rolled-back-bucket"}},
         "Exotic": {"Type": "AWS::GameLift::Fleet", "DependsOn": "Fine", "Properties": {}}}}))
+    client("s3").create_bucket(Bucket="unsupported-artifacts")
+    url = upload_template(client("s3"), "unsupported-artifacts", template=template)
     with pytest.raises(DeployError, match="AWS::GameLift::Fleet is not supported"):
-        deploy_stack(client("cloudformation"), "unsupported", {}, template=template)
+        deploy_stack(client("cloudformation"), "unsupported", {}, url)
     stack = client("cloudformation").describe_stacks(StackName="unsupported")["Stacks"][0]
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "rolled-back-bucket" not in {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
@@ -258,7 +260,8 @@ def test_dynamic_references_to_secrets_resolve_and_other_kinds_fail_by_name(tmp_
         "Current": copy("dynref-current", "secretsmanager:dynref-source:SecretString:user"),
         "Previous": copy("dynref-previous", "secretsmanager:dynref-source:SecretString:user:AWSPREVIOUS"),
         "Whole": copy("dynref-whole", "secretsmanager:dynref-source")}}))
-    deploy_stack(cfn, "dynrefs", {}, template=template)
+    client("s3").create_bucket(Bucket="dynref-artifacts")
+    deploy_stack(cfn, "dynrefs", {}, upload_template(client("s3"), "dynref-artifacts", template=template))
     value = {name: secrets.get_secret_value(SecretId=name)["SecretString"]
              for name in ("dynref-current", "dynref-previous", "dynref-whole")}
     assert value == {"dynref-current": "admin", "dynref-previous": "old-admin",
@@ -269,5 +272,5 @@ def test_dynamic_references_to_secrets_resolve_and_other_kinds_fail_by_name(tmp_
             ("dynref-nokey", "secretsmanager:dynref-source:SecretString:password", "no JSON key 'password'")):
         template.write_text(json.dumps({"Resources": {"Copy": copy(stack_name, reference)}}))
         with pytest.raises(DeployError, match=reason):
-            deploy_stack(cfn, stack_name, {}, template=template)
+            deploy_stack(cfn, stack_name, {}, upload_template(client("s3"), "dynref-artifacts", template=template))
         assert cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
