@@ -101,9 +101,13 @@ def groups(tis: Iterable) -> dict[str, list]:
 
 
 def group_names(tis: Iterable) -> list[str]:
-    """Every task group among the task instances (of any runs), in the order they first started, then the rest
-    upstream first."""
-    return list(groups(tis))
+    """Every task group among the task instances (of any runs), upstream first: by the highest priority weight of
+    their tasks (Airflow's weight counts a task's downstream tasks), so the columns keep their place as runs go."""
+    weights: dict[str, int] = {}
+    for ti in tis:
+        group = group_of(ti.task_id)
+        weights[group] = max(weights.get(group, 0), ti.priority_weight or 0)
+    return sorted(weights, key=lambda g: (-weights[g], g))
 
 
 def styled(state: str, text: str | None = None) -> Text:
