@@ -79,7 +79,7 @@ def run_dag(env: dict, af_home: Path, args: argparse.Namespace, log_path: Path, 
     try:
         # The api-server starts while the run does: it only reads what `dags test` writes to the database.
         with AirflowServices(env, af_home, components=("api-server",), port=args.ui_port or None) as af:
-            console.print(f"{af.login}  (the run is dags_test's: {args.dag_id}, {args.date})", highlight=False)
+            console.print(f"watch it in the {af.login}")
             title = f"{args.dag_id} {args.date} ({args.rows:,} rows)"
             with Progress(console, lambda tis, now: task_table(tis, now, title), TaskLines().changes) as progress:
                 run = follow_run(af.client, proc, args.dag_id, args.date, since, progress)
