@@ -71,13 +71,13 @@ def read_password(airflow_home: Path, username: str = ADMIN) -> str:
 
 
 class AirflowServices:
-    """`with AirflowServices(env, home) as af:` starts the components and stops them on exit.
-
-    Inside, `af.client` is a signed-in `apache-airflow-client` ApiClient and `af.login` the UI's address and login.
+    """`with AirflowServices(env, home) as af:` starts the components, waits until the api-server answers, and stops
+    them on exit. Inside, `af.client` is a signed-in `apache-airflow-client` ApiClient and `af.login` the UI's address
+    and login. With wait=False the block starts at once and `af.wait_ready()` waits (start-up overlaps other work).
     """
 
     def __init__(self, env: dict, airflow_home: Path, components=COMPONENTS, port: int | None = None,
-                 parallelism: int = 4):
+                 parallelism: int = 4, wait: bool = True):
         self.home = airflow_home
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -98,6 +98,7 @@ class AirflowServices:
         }
         self.env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", None)
         self._components = components
+        self._wait = wait
         self._procs: list[subprocess.Popen] = []
         self.client: ApiClient | None = None
         self.login: Login | None = None
@@ -114,13 +115,18 @@ class AirflowServices:
                 log = open(logs / f"{component}.log", "w")  # noqa: SIM115 - closed with the process
                 self._procs.append(subprocess.Popen([AIRFLOW, component], env=self.env, stdout=log,
                                                     stderr=subprocess.STDOUT, start_new_session=True))
-            self._wait_healthy()
-            self.login = Login(self.base_url, ADMIN, read_password(self.home))
-            self.client = connect(self.base_url, ADMIN, self.login.password)
+            if self._wait:
+                self.wait_ready()
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def wait_ready(self) -> None:
+        """Until the api-server answers; then signs in (`af.client`, `af.login`)."""
+        self._wait_healthy()
+        self.login = Login(self.base_url, ADMIN, read_password(self.home))
+        self.client = connect(self.base_url, ADMIN, self.login.password)
 
     def __exit__(self, *exc) -> None:
         # Each component runs in its own session: signal the whole group, so its workers stop too.
