@@ -7,8 +7,10 @@ in one process, no scheduler: the quickest way through one day) beside an Airflo
 database, shows each task's state live from the api-server's REST API (and prints where to watch it in the UI),
 then a summary, writes a chart of daily revenue, and stops what it started.
 
-The api-server is the price of the live view: about 6.5 s of CPU to start (hidden behind the stack's deployment,
-which it does not need) and about 25 ms of its CPU per poll (one a second).
+The api-server is the price of the live view: about 6.5 s of CPU to start (begun before the stack's deployment,
+which it does not need, but on 2 cores it still overlaps the run's first seconds) and about 25 ms of its CPU per poll
+(one a second). Measured on a 1M-row day (2026-11-30, load average 3.6-4.5 from other work): 90.9 s against 79.3 s
+without it, 9 s more CPU.
 """
 
 from __future__ import annotations
