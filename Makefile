@@ -1,4 +1,4 @@
-# Two commands matter: `make run` (the pipeline for a day on the local AWS) and `make test`.
+# Two commands matter: `make run` (the pipeline for a day on the local AWS) and `make test`. `make help` lists all.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,8 +13,14 @@ DATE ?= 2021-12-01
 ROWS ?= 10000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+PORT ?= 8080
 
-.PHONY: venv mwaa-venv run backfill test test-fast lint bench package clean
+.PHONY: help venv mwaa-venv run backfill ui test test-fast lint bench package clean
+.DEFAULT_GOAL := help
+
+help: ## list the targets and their settings
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  settings: DATE=$(DATE) ROWS=$(ROWS) FROM= TO= PORT=$(PORT) PYTEST_ARGS= BENCH_ARGS="
 
 # Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every Airflow
 # task, DAG parse and CLI call would otherwise recompile what it imports (5.6 s -> 2.6 s to import the operators).
@@ -36,36 +42,40 @@ $(MWAA_VENV)/.installed: requirements.txt $(MWAA_CONSTRAINTS)
 		$(addprefix -c ,$(MWAA_CONSTRAINTS))
 	@touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed ## install .venv and .venv-checkov (uv) from the requirements files
 
-mwaa-venv: $(MWAA_VENV)/.installed
+mwaa-venv: $(MWAA_VENV)/.installed ## install .venv-mwaa: MWAA's Airflow 3.3.1 on Python 3.12 with requirements.txt
 
-run: venv
+run: venv ## the pipeline for one day on the local AWS, live per task (DATE=YYYY-MM-DD ROWS=N)
 	scripts/system-deps.sh run
-	$(PY) -m pipeline_tools.run_day --date $(DATE) --rows $(ROWS)
+	$(PY) -m pipeline_tools.run_day --date "$(DATE)" --rows "$(ROWS)"
 
-backfill: venv
+backfill: venv ## Airflow's backfill of the days FROM..TO (YYYY-MM-DD, both included), live per day and stage
+	@[[ -n "$(FROM)" && -n "$(TO)" ]] || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [ROWS=N]" >&2; exit 2; }
 	scripts/system-deps.sh run
-	$(PY) -m pipeline_tools.backfill --from-date $(FROM) --to-date $(TO)
+	$(PY) -m pipeline_tools.backfill --from-date "$(FROM)" --to-date "$(TO)" --rows "$(ROWS)"
 
-test: venv mwaa-venv
+ui: venv ## the Airflow UI on the local stack until Ctrl-C (http://127.0.0.1:PORT, prints the login)
+	scripts/system-deps.sh run
+	$(PY) -m pipeline_tools.ui --port "$(PORT)"
+
+test: venv mwaa-venv ## ruff, then every test (end-to-end included) on two workers
 	scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: venv
+test-fast: venv ## the tests without the slow end-to-end ones
 	$(VENV)/bin/pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
 
-lint: venv
+lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 
-bench: venv
+bench: venv ## the benchmarks (about 10 minutes), written to bench/results.md
 	scripts/system-deps.sh run
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 
-# The deployable layouts: dist/mwaa (DAG folder, plugins.zip, requirements.txt) and dist/astro (an Astro project).
-package: venv
+package: venv ## the deployable layouts: dist/mwaa (DAG folder, requirements.txt) and dist/astro (an Astro project)
 	$(PY) -m pipeline_tools.package --out dist
 
-clean:
+clean: ## delete the local state (.state: the local AWS's data, Airflow's home and logs) and build leftovers
 	rm -rf .state airflow_home artifacts dist

@@ -11,8 +11,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from airflow_client.client import DagRunApi, TaskInstanceApi, TriggerDAGRunPostBody
+
 from bench.slots import SlotSampler
-from pipeline_tools.airflow_services import AirflowApiError, AirflowServices
+from pipeline_tools.airflow_api import ApiException
+from pipeline_tools.airflow_services import AirflowServices
 
 DAILY_DAG = "sales_pipeline_daily"
 STATE_MACHINE_DAG = "sales_pipeline_state_machine"
@@ -58,8 +61,8 @@ class DagRunTiming:
         return next(t for t in self.tasks if t.task_id == task_id)
 
 
-def _epoch(stamp: str | None) -> float | None:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
+def _epoch(stamp: datetime | None) -> float | None:
+    return stamp.timestamp() if stamp else None
 
 
 def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag: str,
@@ -71,20 +74,20 @@ def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag:
         _trigger(af, dag_id, run_id, day, rows)
         deadline = time.monotonic() + timeout
         while True:
-            run = af.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
+            state = DagRunApi(af.client).get_dag_run(dag_id, run_id).state.value
+            if state in ("success", "failed"):
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{dag_id} {run_id} still {run['state']} after {timeout} s")
+                raise TimeoutError(f"{dag_id} {run_id} still {state} after {timeout} s")
             time.sleep(0.5)
         wall = time.time() - started
-    instances = af.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    instances = TaskInstanceApi(af.client).get_task_instances(dag_id, run_id, limit=100).task_instances
     tasks = [
-        TaskTiming(ti["task_id"], ti["state"], _epoch(ti["start_date"]), _epoch(ti["end_date"]), ti["try_number"])
-        for ti in instances["task_instances"] if ti["start_date"] and ti["end_date"]
+        TaskTiming(ti.task_id, ti.state.value, _epoch(ti.start_date), _epoch(ti.end_date), ti.try_number)
+        for ti in instances if ti.start_date and ti.end_date
     ]
     return DagRunTiming(
-        dag_id=dag_id, run_id=run_id, day=day, rows=rows, state=run["state"], wall_seconds=wall, started=started,
+        dag_id=dag_id, run_id=run_id, day=day, rows=rows, state=state, wall_seconds=wall, started=started,
         tasks=tasks,
         slot_seconds={task: s for (r, task), s in sampler.slot_seconds.items() if r == run_id},
         slot_seconds_deferred={task: s.get("deferred", 0.0)
@@ -97,12 +100,13 @@ def run_day(af: AirflowServices, db_path, dag_id: str, day: str, rows: int, tag:
 
 def _trigger(af: AirflowServices, dag_id: str, run_id: str, day: str, rows: int) -> None:
     """Create the run; a 500 (SQLite busy under load) is retried, and a 409 then means an earlier try got in."""
-    body = {"dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z", "conf": {"rows": rows}}
+    body = TriggerDAGRunPostBody(dag_run_id=run_id, logical_date=datetime.fromisoformat(f"{day}T00:00:00+00:00"),
+                                 conf={"rows": rows})
     for attempt in range(4):
         try:
-            af.api("POST", f"/dags/{dag_id}/dagRuns", json=body)
+            DagRunApi(af.client).trigger_dag_run(dag_id, body)
             return
-        except AirflowApiError as exc:
+        except ApiException as exc:
             if attempt and exc.status == 409:
                 return
             if exc.status != 500 or attempt == 3:

@@ -44,9 +44,9 @@ def _serve(state_dir: Path | None) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the local AWS did not start")
 
 
-def _timed(call) -> float:
+def _timed(call, *args) -> float:
     started = time.perf_counter()
-    call()
+    call(*args)
     return (time.perf_counter() - started) * 1000
 
 
@@ -63,14 +63,17 @@ def measure(url: str, calls: int) -> dict[str, list[float]]:
     body = os.urandom(64 * 1024)
     times: dict[str, list[float]] = {"s3 PutObject 64 KB": [], "s3 GetObject": [], "glue CreateTable": [],
                                      "stepfunctions StartExecution": []}
+    def read(key):
+        s3.get_object(Bucket="bench-lake", Key=key)["Body"].read()
+
     for i in range(calls):
-        times["s3 PutObject 64 KB"].append(_timed(lambda: s3.put_object(Bucket="bench-lake", Key=f"k{i}",
-                                                                        Body=body)))
-        times["s3 GetObject"].append(_timed(lambda: s3.get_object(Bucket="bench-lake", Key=f"k{i}")["Body"].read()))
-        times["glue CreateTable"].append(_timed(lambda: glue.create_table(
-            DatabaseName="bench", TableInput={"Name": f"t{i}", "StorageDescriptor": {"Columns": []}})))
-        times["stepfunctions StartExecution"].append(_timed(lambda: sfn.start_execution(
-            stateMachineArn=machine, name=f"e{i}")))
+        times["s3 PutObject 64 KB"].append(_timed(lambda key: s3.put_object(Bucket="bench-lake", Key=key, Body=body),
+                                                  f"k{i}"))
+        times["s3 GetObject"].append(_timed(read, f"k{i}"))
+        times["glue CreateTable"].append(_timed(lambda name: glue.create_table(
+            DatabaseName="bench", TableInput={"Name": name, "StorageDescriptor": {"Columns": []}}), f"t{i}"))
+        times["stepfunctions StartExecution"].append(_timed(lambda name: sfn.start_execution(
+            stateMachineArn=machine, name=name), f"e{i}"))
     return times
 
 

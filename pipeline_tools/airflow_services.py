@@ -1,7 +1,12 @@
-"""Run Airflow's own components (api-server, scheduler, dag-processor, triggerer) locally, and talk to its REST API.
+"""Run Airflow's own components (api-server, scheduler, dag-processor, triggerer) locally, signed in to its REST API.
 
-Used where `airflow dags test` is not enough: Airflow's backfill needs a scheduler, and the UI check needs the
-api-server. SQLite metadata and LocalExecutor keep it light enough for a laptop or CI.
+Used where `airflow dags test` alone is not enough: Airflow's backfill needs a scheduler, the UI needs the
+api-server, and `make run` follows its run through the api-server's REST API. SQLite metadata and LocalExecutor
+keep it light enough for a laptop or CI.
+
+Sign-in is the simple auth manager's: the user `admin` (role admin), whose password Airflow generates on the
+api-server's first start into AIRFLOW_HOME/simple_auth_manager_passwords.json.generated and keeps there, so one
+Airflow home keeps one password. `af.login` is what a person types into the UI.
 """
 
 from __future__ import annotations
@@ -13,14 +18,29 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import requests
+import urllib3
+from airflow_client.client import Configuration, DAGApi, DagRunApi, DagRunState, MonitorApi
 
+from pipeline_tools.airflow_api import ApiClient, ApiException, NotFoundException, connect
 from pipeline_tools.airflow_env import AIRFLOW
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 ADMIN = "admin"
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+FINISHED = {DagRunState.SUCCESS, DagRunState.FAILED}
+
+
+@dataclass(frozen=True)
+class Login:
+    url: str
+    username: str
+    password: str
+
+    def __str__(self) -> str:
+        return f"Airflow UI: {self.url}  (login: {self.username} / {self.password})"
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
@@ -36,24 +56,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class AirflowApiError(RuntimeError):
-    """A REST call answered with an error status (kept in .status)."""
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+
+def read_password(airflow_home: Path, username: str = ADMIN) -> str:
+    """The password the simple auth manager generated for `username` (it writes the file at api-server start)."""
+    return json.loads((airflow_home / PASSWORDS_FILE).read_text())[username]
 
 
 class AirflowServices:
-    """`with AirflowServices(env, home) as af:` starts the components and stops them on exit."""
+    """`with AirflowServices(env, home) as af:` starts the components, waits until the api-server answers, and stops
+    them on exit. Inside, `af.client` is a signed-in `apache-airflow-client` ApiClient and `af.login` the UI's address
+    and login. With wait=False the block starts at once and `af.wait_ready()` waits (start-up overlaps other work).
+    """
 
     def __init__(self, env: dict, airflow_home: Path, components=COMPONENTS, port: int | None = None,
-                 parallelism: int = 4):
+                 parallelism: int = 4, wait: bool = True):
         self.home = airflow_home
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.password = secrets.token_urlsafe(12)
-        passwords = airflow_home / "simple_auth_manager_passwords.json"
         self.env = {
             **env,
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -63,18 +90,24 @@ class AirflowServices:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            # Runs start only when asked for (a trigger, a backfill): never the daily schedule's latest day.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         }
-        self._passwords = passwords
+        self.env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", None)
         self._components = components
+        self._wait = wait
         self._procs: list[subprocess.Popen] = []
-        self._token: str | None = None
+        self.client: ApiClient | None = None
+        self.login: Login | None = None
+
+    @property
+    def password(self) -> str:
+        return self.login.password
 
     def __enter__(self) -> AirflowServices:
-        self._passwords.write_text(json.dumps({ADMIN: self.password}))
         logs = self.home / "component-logs"
         logs.mkdir(parents=True, exist_ok=True)
         try:
@@ -82,11 +115,18 @@ class AirflowServices:
                 log = open(logs / f"{component}.log", "w")  # noqa: SIM115 - closed with the process
                 self._procs.append(subprocess.Popen([AIRFLOW, component], env=self.env, stdout=log,
                                                     stderr=subprocess.STDOUT, start_new_session=True))
-            self._wait_healthy()
+            if self._wait:
+                self.wait_ready()
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def wait_ready(self) -> None:
+        """Until the api-server answers; then signs in (`af.client`, `af.login`)."""
+        self._wait_healthy()
+        self.login = Login(self.base_url, ADMIN, read_password(self.home))
+        self.client = connect(self.base_url, ADMIN, self.login.password)
 
     def __exit__(self, *exc) -> None:
         # Each component runs in its own session: signal the whole group, so its workers stop too.
@@ -101,66 +141,48 @@ class AirflowServices:
                 proc.wait()
         self._procs.clear()
 
+    def exited(self) -> str | None:
+        """The first component that has stopped, with its exit code and log, or None while all run."""
+        for proc, name in zip(self._procs, self._components, strict=True):
+            if proc.poll() is not None:
+                return (f"airflow {name} exited with {proc.returncode}; see its log in "
+                        f"{self.home / 'component-logs' / (name + '.log')}")
+        return None
+
     def _wait_healthy(self, timeout: float = 120) -> None:
+        monitor = MonitorApi(ApiClient(Configuration(host=self.base_url)))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for proc, name in zip(self._procs, self._components, strict=True):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"airflow {name} exited with {proc.returncode}; see its log in "
-                                       f"{self.home / 'component-logs'}")
+            if stopped := self.exited():
+                raise RuntimeError(stopped)
             try:
-                health = requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=2).json()
-                if health.get("metadatabase", {}).get("status") == "healthy":
+                health = monitor.get_health(_request_timeout=2)
+                if health.metadatabase.status == "healthy":
                     return
-            except (requests.RequestException, ValueError):
+            except (urllib3.exceptions.HTTPError, ApiException):
                 pass
-            time.sleep(1)
+            time.sleep(0.5)
         raise TimeoutError(f"the Airflow api-server was not healthy within {timeout} s")
-
-    def token(self) -> str:
-        if self._token is None:
-            response = requests.post(f"{self.base_url}/auth/token",
-                                     json={"username": ADMIN, "password": self.password}, timeout=10)
-            response.raise_for_status()
-            self._token = response.json()["access_token"]
-        return self._token
-
-    def api(self, method: str, path: str, **kwargs) -> dict:
-        # SQLite lets one writer in at a time: under load the api-server can answer 500 ("database is locked")
-        # for a moment. Reads are retried; a write is not (it may have been applied), the caller decides.
-        attempts = 4 if method == "GET" else 1
-        for attempt in range(attempts):
-            response = requests.request(method, f"{self.base_url}/api/v2{path}", timeout=30,
-                                        headers={"Authorization": f"Bearer {self.token()}"}, **kwargs)
-            if response.status_code < 500 or attempt == attempts - 1:
-                break
-            time.sleep(1 + attempt)
-        if not response.ok:
-            raise AirflowApiError(response.status_code,
-                                  f"{method} {path}: {response.status_code} {response.text[:500]}")
-        return response.json() if response.content else {}
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         """Until the dag-processor has parsed the DAG into the database."""
+        dags = DAGApi(self.client)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                self.api("GET", f"/dags/{dag_id}")
+                dags.get_dag(dag_id)
                 return
-            except RuntimeError:
+            except NotFoundException:
                 time.sleep(1)
         raise TimeoutError(f"{dag_id} was not parsed within {timeout} s")
 
-    def wait_for_runs(self, dag_id: str, run_ids: list[str] | None = None, timeout: float = 1800,
-                      expected: int | None = None) -> list[dict]:
-        """Until the given runs (or `expected` runs of the DAG) reached a final state; returns them."""
+    def wait_for_runs(self, dag_id: str, run_ids: list[str], timeout: float = 1800) -> list:
+        """Until the given runs reached a final state; returns them (DAGRunResponse)."""
+        runs_api = DagRunApi(self.client)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
-            if run_ids is not None:
-                runs = [r for r in runs if r["dag_run_id"] in run_ids]
-            count_ok = len(runs) >= (expected if expected is not None else len(run_ids or runs))
-            if runs and count_ok and all(r["state"] in ("success", "failed") for r in runs):
+            runs = [runs_api.get_dag_run(dag_id, run_id) for run_id in run_ids]
+            if all(r.state in FINISHED for r in runs):
                 return runs
             time.sleep(2)
         raise TimeoutError(f"runs of {dag_id} did not finish within {timeout} s")
