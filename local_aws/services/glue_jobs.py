@@ -12,6 +12,11 @@ Runs start on a pre-started Spark driver when one is ready or starting (``local_
 ``LOCAL_AWS_GLUE_WARM_DRIVERS``, default 1, 0 disables). The pool's first driver starts when a job is created
 (CreateJob or a CloudFormation AWS::Glue::Job, both through moto's ``GlueBackend.create_job``), never at server
 start, and every driver serves one run and is replaced after it. Server exit stops runs and drivers alike.
+
+Runtimes: a run executes on its job's GlueVersion's Spark and Python (``local_aws.gluejob.runtimes``; "5.0" is
+PySpark 3.5.4 on Python 3.11 from ``.venv-glue5``). A GlueVersion without a local runtime (0.9, the version of a
+job created without one, 1.0 to 4.0, 5.1, any other string) is refused with InvalidInputException at CreateJob
+and at StartJobRun (for jobs that reached the backend otherwise: CloudFormation, saved state).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from moto.glue.responses import GlueResponse
 from moto.moto_api._internal import mock_random
 
 from local_aws import ACCOUNT_ID, REGION
-from local_aws.gluejob import runner, warm_pool
+from local_aws.gluejob import runner, runtimes, warm_pool
 from local_aws.gluejob.cloudwatch import LOG_GROUP_PREFIX
 from local_aws.gluejob.runner import ACTIVE_STATES, JobRun
 
@@ -101,6 +106,7 @@ def _log_end(run: JobRun) -> None:
 def start_job_run(self: GlueResponse) -> str:
     name = self._get_param("JobName")
     job = _job(name)
+    runtime = _runtime(job.glue_version, "StartJobRun")
     given = self._get_param("Arguments") or {}
     arguments = {**(job.default_arguments or {}), **given, **(job.non_overridable_arguments or {})}
     command = job.command or {}
@@ -130,6 +136,7 @@ def start_job_run(self: GlueResponse) -> str:
                 "ExecutionClass": job.execution_class,
             },
             on_done=_log_end,
+            runtime=runtime,
         )
         _RUNS.setdefault(job.name, []).append(run)
     threading.Thread(target=runner.execute, args=(run,), name=f"glue-{run_id[:12]}", daemon=True).start()
@@ -246,10 +253,36 @@ def load_state(server) -> None:
                 _RUNS.setdefault(run.job_name, []).append(run)
 
 
+# --- GlueVersion -> runtime (local_aws.gluejob.runtimes) -------------------------------------------------------
+
+
+def _runtime(glue_version: str | None, operation: str) -> runtimes.GlueRuntime:
+    try:
+        return runtimes.for_glue_version(glue_version)
+    except runtimes.UnsupportedGlueVersion as exc:
+        raise InvalidInputException(operation, str(exc)) from None
+
+
+def _refuse_unemulated_glue_version(create_job):
+    """CreateJob refuses a GlueVersion the local AWS cannot run, before moto stores the job."""
+
+    def create_job_on_a_local_runtime(self: GlueResponse, *args, **kwargs):
+        _runtime(self._get_param("GlueVersion"), "CreateJob")
+        return create_job(self, *args, **kwargs)
+
+    create_job_on_a_local_runtime.checks_glue_version = True
+    return create_job_on_a_local_runtime
+
+
 def _warm_driver_on_job_creation(create_job):
     def create_job_and_warm_a_driver(self, *args, **kwargs):
         result = create_job(self, *args, **kwargs)
-        warm_pool.POOL.ensure_started()
+        try:
+            runtime = runtimes.for_glue_version(kwargs.get("glue_version"))
+        except runtimes.UnsupportedGlueVersion as exc:  # its runs are refused; nothing to warm up
+            log.warning("no warm Spark driver for job %s: %s", kwargs.get("name"), exc)
+        else:
+            warm_pool.POOL.ensure_started(runtime)
         return result
 
     create_job_and_warm_a_driver.warms_drivers = True
@@ -264,8 +297,10 @@ def install(server) -> None:
         setattr(GlueResponse, action.__name__, action)
     warm_pool.POOL.configure(
         _base_dir() / ".warm-drivers",
-        lambda spark_local_dirs: runner.spark_environment(endpoint_url, spark_local_dirs, []),
+        lambda spark_local_dirs, python: runner.spark_environment(endpoint_url, spark_local_dirs, [], python),
     )
+    if not getattr(GlueResponse.create_job, "checks_glue_version", False):
+        GlueResponse.create_job = _refuse_unemulated_glue_version(GlueResponse.create_job)
     if not getattr(GlueBackend.create_job, "warms_drivers", False):
         GlueBackend.create_job = _warm_driver_on_job_creation(GlueBackend.create_job)
     atexit.register(_stop_all)
