@@ -162,8 +162,9 @@ def execute(run: JobRun) -> None:
         script = _download_script(run, work)
         arguments, staging = stage_arguments(run.arguments, work / "s3")
         log.info(
-            "glue job %s run %s: staged %d files (%d placeholders); driver log %s",
-            run.job_name, run.run_id, staging.files_copied, staging.placeholders, run.driver_log,
+            "glue job %s run %s on Glue %s (Spark %s, %s): staged %d files (%d placeholders); driver log %s",
+            run.job_name, run.run_id, run.runtime.glue_version, run.runtime.spark_version, python,
+            staging.files_copied, staging.placeholders, run.driver_log,
         )
         if run.stop_requested:
             run.set_state("STOPPED")
