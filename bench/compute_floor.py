@@ -2,7 +2,8 @@
 
 - loader: the synthetic day generated in this process (what the Lambda computes, without the upload);
 - glue: the Glue script in a fresh Python process with local Spark, on local copies of the day's raw files, with
-  the same Spark settings the local Glue runner uses; Spark's start-up is reported apart from the job itself;
+  the same runtime (the job's GlueVersion's interpreter and PySpark) and Spark settings the local Glue runner uses;
+  Spark's start-up is reported apart from the job itself;
 - sql: every Redshift stage's statements straight on the warehouse engine (DuckDB through our Redshift
   translator), one transaction per stage as the Data API batches run them, reading the lake's processed Parquet.
 
@@ -15,7 +16,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from bench.sql import redshift_stages
 from pipeline_tools.airflow_env import REPO
 
 GLUE_SCRIPT = REPO / "include" / "glue" / "sales_job.py"
+GLUE_VERSION = "5.0"  # infra/cloudformation.json's
 
 # Runs in the child: Spark start and the job timed apart, the manifest printed last.
 _GLUE_DRIVER = """
@@ -77,16 +78,19 @@ def _stage_raw_day(bucket: str, day: str, target: Path) -> None:
 
 
 def _time_glue(day: str, workdir: Path, bucket: str) -> tuple[float, float, int]:
+    from local_aws.gluejob import runtimes
     from local_aws.gluejob.runner import SPARK_SUBMIT_ARGS
+
+    python = runtimes.RUNTIMES[GLUE_VERSION].interpreter()
 
     raw = workdir / "raw"
     _stage_raw_day(bucket, day, raw)
     args = {"JOB_NAME": "compute-floor", "run_date": day, "raw_path": str(raw),
             "processed_path": str(workdir / "processed"), "rejected_path": str(workdir / "rejected"),
             "manifest_path": str(workdir / "manifests")}
-    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": SPARK_SUBMIT_ARGS, "PYSPARK_PYTHON": sys.executable,
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": SPARK_SUBMIT_ARGS, "PYSPARK_PYTHON": python,
            "SPARK_LOCAL_IP": "127.0.0.1"}
-    out = subprocess.run([sys.executable, "-c", _GLUE_DRIVER, str(GLUE_SCRIPT.parent), json.dumps(args)],
+    out = subprocess.run([python, "-c", _GLUE_DRIVER, str(GLUE_SCRIPT.parent), json.dumps(args)],
                          env=env, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(f"the Glue script failed:\n{out.stderr[-3000:]}")

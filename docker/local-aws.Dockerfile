@@ -8,6 +8,10 @@ RUN apt-get update \
 WORKDIR /opt/local-aws
 COPY requirements-local-aws.txt .
 RUN pip install --no-cache-dir -r requirements-local-aws.txt
+# Glue jobs run on their GlueVersion's runtime (local_aws/gluejob/runtimes.py), never on the server's PySpark:
+# GlueVersion 5.0 is PySpark 3.5.4 on this image's Python 3.11, in .venv-glue5 beside local_aws/.
+COPY requirements-glue5.txt .
+RUN python -m venv .venv-glue5 && .venv-glue5/bin/pip install --no-cache-dir -r requirements-glue5.txt
 COPY local_aws/ local_aws/
 EXPOSE 4566
 CMD ["python", "-m", "local_aws", "serve", "--host", "0.0.0.0", "--port", "4566", "--state-dir", "/var/lib/local-aws"]

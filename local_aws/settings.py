@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 PREFIX = "LOCAL_AWS_"
@@ -44,6 +45,15 @@ def _whole_number(variable: str, raw: str) -> int:
     if not raw.isdigit():
         raise SettingsError(f"{variable} must be a whole number of drivers (0 disables), got {raw!r}")
     return int(raw)
+
+
+def _folder(variable: str, raw: str) -> str:
+    if raw == "project root":
+        return raw
+    folder = Path(raw).expanduser().resolve()
+    if not folder.is_dir():
+        raise SettingsError(f"{variable} must be an existing folder, got {raw!r}")
+    return str(folder)
 
 
 def _choice(*allowed: str) -> Callable[[str, str], str]:
@@ -76,9 +86,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOCAL_AWS_GLUE_SECONDS_PER_TIMEOUT_MINUTE", "60", _number(0, strict=True),
             "length of a Glue job's Timeout minute (tests shorten it; not scaled by the time scale)"),
     Setting("LOCAL_AWS_GLUE_WARM_DRIVERS", "1", _whole_number,
-            "Spark drivers kept pre-started for Glue job runs (0: every run starts its own Spark); the first "
-            "starts when a job is created, each serves one run and is then replaced; runs with `--extra-py-files` "
-            "always start cold. Each is a JVM with a 1 GB heap"),
+            "Spark drivers kept pre-started per Glue runtime for job runs (0: every run starts its own Spark); the "
+            "first starts when a job of that GlueVersion is created, each serves one run and is then replaced; runs "
+            "with `--extra-py-files` always start cold. Each is a JVM with a 1 GB heap"),
+    Setting("LOCAL_AWS_GLUE_RUNTIMES_DIR", "project root", _folder,
+            "folder holding the Glue runtime environments (`.venv-glue5`)"),
     Setting("LOCAL_AWS_FSYNC", "on", _choice("on", "off"),
             "`off` skips fsync when state is written: faster, but an acknowledged write can be lost if the machine "
             "(not only the server) goes down"),
@@ -94,6 +106,7 @@ class Settings:
     glue_staging: str
     glue_seconds_per_timeout_minute: float
     glue_warm_drivers: int
+    glue_runtimes_dir: str  # "project root" or an absolute folder
     fsync: str
 
     @property

@@ -1,4 +1,10 @@
-"""The Glue sales job on local Spark: cleansing, rejects, layout, manifest and per-day idempotency."""
+"""The Glue sales job on the Glue 5.0 runtime: cleansing, rejects, layout, manifest and per-day idempotency.
+
+The job runs where Glue 5.0 would run it: PySpark 3.5.4 on Python 3.11 (AWS Glue versions,
+https://docs.aws.amazon.com/glue/latest/dg/release-notes.html), in a worker process on the ``.venv-glue5``
+interpreter (``glue_runtime_session``), not on the dev venv's PySpark 4. Only the pure-Python helpers are called
+in-process.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,6 @@ import datetime as dt
 import json
 import shutil
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,10 +21,12 @@ import pytest
 pytestmark = pytest.mark.spark
 
 pyspark = pytest.importorskip("pyspark")
-from pyspark.sql import SparkSession  # noqa: E402
+
+from glue_runtime_session import GlueRuntimeSession  # noqa: E402
 
 from include.glue import sales_job  # noqa: E402
 from include.loader.synthetic import generate_csv, generate_rows  # noqa: E402
+from local_aws.gluejob import runtimes  # noqa: E402
 
 DIRTY_SAMPLE = Path(__file__).parent / "data" / "sales_dirty"
 RUN_DATE = "2024-01-05"
@@ -37,18 +44,23 @@ EXPECTED_REJECTS = {
 }
 
 
+GLUE_RUNTIME = runtimes.RUNTIMES["5.0"]  # infra/cloudformation.json's GlueVersion
+
+
 @pytest.fixture(scope="module")
-def spark():
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("test-glue-job")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .getOrCreate()
-    )
+def glue5(tmp_path_factory):
+    """The sales job's runner on the Glue 5.0 runtime (missing environment: RuntimeNotInstalled naming
+    `make glue-runtime`, never a fallback to the dev venv's Spark)."""
+    session = GlueRuntimeSession(GLUE_RUNTIME.interpreter(), tmp_path_factory.mktemp("glue5-worker"))
     yield session
-    session.stop()
+    session.close()
+
+
+def test_the_job_runs_on_the_spark_and_python_of_glue_5(glue5):
+    """Glue 5.0 is Spark 3.5.4 on Python 3.11 (https://docs.aws.amazon.com/glue/latest/dg/release-notes.html):
+    the worker's JVM and Python say so, whatever the dev venv runs."""
+    assert glue5.versions["pyspark"] == glue5.versions["spark"] == "3.5.4"
+    assert glue5.versions["python"].startswith("3.11.")
 
 
 def job_args(root: Path, run_date: str = RUN_DATE, *, file_scheme: bool = False) -> dict[str, str]:
@@ -78,10 +90,10 @@ def read_parquet_folder(folder: Path):
 
 
 @pytest.fixture(scope="module")
-def dirty_run(spark, tmp_path_factory):
+def dirty_run(glue5, tmp_path_factory):
     root = tmp_path_factory.mktemp("lake")
     place_raw(root, RUN_DATE, {p.name: p.read_bytes() for p in DIRTY_SAMPLE.glob("sales.*")})
-    manifest = sales_job.run(spark, job_args(root))
+    manifest = glue5.run_sales_job(job_args(root))
     return root, manifest
 
 
@@ -146,19 +158,19 @@ def test_rejected_rows_keep_raw_strings_and_reason(dirty_run):
     assert {r["card_id"] for r in rows if r["reject_reason"] == "duplicate"} == {"4000000000000004"}
 
 
-def test_rerun_replaces_only_its_day(spark, tmp_path):
+def test_rerun_replaces_only_its_day(glue5, tmp_path):
     place_raw(tmp_path, RUN_DATE, {p.name: p.read_bytes() for p in DIRTY_SAMPLE.glob("sales.*")})
     other_day = "2024-01-06"
     other_csv = b"card_id,customer_id,price,product_id,timestamp\n1,2,3.00,4,2024-01-06 10:00:00\n"
     place_raw(tmp_path, other_day, {"sales.csv": other_csv})
-    sales_job.run(spark, job_args(tmp_path, other_day, file_scheme=True))
+    glue5.run_sales_job(job_args(tmp_path, other_day, file_scheme=True))
     other_partition = tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=6"
     other_before = {p.name: p.read_bytes() for p in other_partition.iterdir()}
 
-    first = sales_job.run(spark, job_args(tmp_path, file_scheme=True))
+    first = glue5.run_sales_job(job_args(tmp_path, file_scheme=True))
     day = tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5"
     rows_first = sorted(read_parquet_folder(day).to_pylist(), key=lambda r: r["card_id"])
-    second = sales_job.run(spark, job_args(tmp_path, file_scheme=True))
+    second = glue5.run_sales_job(job_args(tmp_path, file_scheme=True))
     rows_second = sorted(read_parquet_folder(day).to_pylist(), key=lambda r: r["card_id"])
 
     assert first == second
@@ -167,27 +179,27 @@ def test_rerun_replaces_only_its_day(spark, tmp_path):
     assert {p.name: p.read_bytes() for p in other_partition.iterdir()} == other_before
 
 
-def test_all_rows_rejected_gives_empty_partition(spark, tmp_path):
+def test_all_rows_rejected_gives_empty_partition(glue5, tmp_path):
     place_raw(tmp_path, RUN_DATE, {"sales.csv": b"card_id,customer_id,price,product_id,timestamp\n,1,1.00,1,bad\n"})
-    manifest = sales_job.run(spark, job_args(tmp_path))
+    manifest = glue5.run_sales_job(job_args(tmp_path))
     assert (manifest["rows_in"], manifest["rows_out"], manifest["rows_rejected"]) == (1, 0, 1)
     table = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5")
     assert table.num_rows == 0
     assert table.column_names == ["card_id", "customer_id", "price", "product_id", "timestamp"]
 
 
-def test_missing_day_fails_naming_the_path(spark, tmp_path):
+def test_missing_day_fails_naming_the_path(glue5, tmp_path):
     with pytest.raises(sales_job.JobInputError, match=r"dt=2024-01-05"):
-        sales_job.run(spark, job_args(tmp_path))
+        glue5.run_sales_job(job_args(tmp_path))
     place_raw(tmp_path, RUN_DATE, {"notes.txt": b"not sales"})
     with pytest.raises(sales_job.JobInputError, match=r"no \*\.csv.*dt=2024-01-05"):
-        sales_job.run(spark, job_args(tmp_path))
+        glue5.run_sales_job(job_args(tmp_path))
 
 
-def test_csv_without_required_columns_is_rejected_clearly(spark, tmp_path):
+def test_csv_without_required_columns_is_rejected_clearly(glue5, tmp_path):
     place_raw(tmp_path, RUN_DATE, {"sales.csv": b"card,customer\n1,2\n"})
     with pytest.raises(sales_job.JobInputError, match="lacks columns"):
-        sales_job.run(spark, job_args(tmp_path))
+        glue5.run_sales_job(job_args(tmp_path))
 
 
 def test_arguments_ignore_glue_flags_and_check_the_date():
@@ -210,11 +222,11 @@ def test_day_partition_has_no_leading_zeros():
     )
 
 
-def test_loader_output_through_the_job(spark, tmp_path):
+def test_loader_output_through_the_job(glue5, tmp_path):
     day = dt.date(2024, 2, 29)
     shapes = [shape for _row, shape in generate_rows(day, 2000)]
     place_raw(tmp_path, day.isoformat(), {"sales.csv": generate_csv(day, 2000)})
-    manifest = sales_job.run(spark, job_args(tmp_path, day.isoformat()))
+    manifest = glue5.run_sales_job(job_args(tmp_path, day.isoformat()))
 
     assert manifest["rows_in"] == 2000
     assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
@@ -258,10 +270,10 @@ def test_build_manifest_fails_loudly_when_rows_do_not_reconcile():
 
 
 
-def test_csv_columns_are_taken_by_header_name_and_every_header_is_checked(spark, tmp_path):
+def test_csv_columns_are_taken_by_header_name_and_every_header_is_checked(glue5, tmp_path):
     place_raw(tmp_path, RUN_DATE, {"a.csv": b"timestamp,price,product_id,customer_id,card_id\n"
                                             b"2024-01-05 10:00:00,$2.00,7,11,1\n"})
-    manifest = sales_job.run(spark, job_args(tmp_path))
+    manifest = glue5.run_sales_job(job_args(tmp_path))
     assert manifest["rows_out"] == 1
     row = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5").to_pylist()[0]
     assert (row["card_id"], row["customer_id"], row["product_id"], row["price"]) == (1, 11, 7, Decimal("2.00"))
@@ -269,10 +281,10 @@ def test_csv_columns_are_taken_by_header_name_and_every_header_is_checked(spark,
     place_raw(tmp_path, RUN_DATE, {"b.csv": b"card_id,customer_id,price,product_id,timestamp\n"
                                             b"2,12,3.00,8,2024-01-05 11:00:00\n"})
     with pytest.raises(Exception, match="b.csv"):
-        sales_job.run(spark, job_args(tmp_path))
+        glue5.run_sales_job(job_args(tmp_path))
 
 
-def test_the_first_copy_in_input_order_is_kept_across_files(spark, tmp_path):
+def test_the_first_copy_in_input_order_is_kept_across_files(glue5, tmp_path):
     # Copies differ only in whitespace, so the rejected raw strings show which copy was kept. CSV rows come
     # before JSON rows in input order; within a file, line order counts.
     csv = (b"card_id,customer_id,price,product_id,timestamp\n"
@@ -286,7 +298,7 @@ def test_the_first_copy_in_input_order_is_kept_across_files(spark, tmp_path):
              b'{"card_id": "9", "customer_id": "9", "price": "9.00", "product_id": "9", '
              b'"timestamp": "2024-01-05 12:00:00"}\n')
     place_raw(tmp_path, RUN_DATE, {"sales.csv": csv, "sales.jsonl": jsonl})
-    manifest = sales_job.run(spark, job_args(tmp_path))
+    manifest = glue5.run_sales_job(job_args(tmp_path))
     assert (manifest["rows_out"], manifest["rejected_by_reason"]) == (3, {"duplicate": 3})
     rejected = read_parquet_folder(tmp_path / "rejected" / "sales" / f"dt={RUN_DATE}").to_pylist()
     assert sorted((r["card_id"], r["customer_id"], r["timestamp"]) for r in rejected) == [
@@ -306,12 +318,13 @@ def test_check_landed_fails_loudly_when_the_written_rows_differ():
 
 @pytest.mark.e2e
 def test_script_runs_as_a_glue_style_command(tmp_path):
+    """The script as Glue 5.0 starts it: its interpreter, `--name=value` arguments among Glue's own flags."""
     place_raw(tmp_path, RUN_DATE, {p.name: p.read_bytes() for p in DIRTY_SAMPLE.glob("sales.*")})
     glue_flags = ["--job-bookmark-option", "job-bookmark-disable", "--enable-metrics", "true",
                   "--TempDir", "s3://tmp/", "--job-language", "python"]
     args = [f"--{name}={value}" for name, value in job_args(tmp_path, file_scheme=True).items()]
     result = subprocess.run(
-        [sys.executable, sales_job.__file__, *glue_flags, *args],
+        [GLUE_RUNTIME.interpreter(), sales_job.__file__, *glue_flags, *args],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]

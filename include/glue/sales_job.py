@@ -8,6 +8,7 @@ way the original lab did, and writes:
 
 `awsglue` is imported only when present, so the same file runs on Glue and on local Spark:
     python include/glue/sales_job.py --JOB_NAME local --run_date 2024-01-05 --raw_path ... (etc.)
+It targets Glue 5.0 (Spark 3.5.4, Python 3.11): only APIs PySpark 3.5 has (no `Column.try_cast`, which is 4.0+).
 
 Reject reasons, first matching wins, in this order:
   malformed_record            a CSV line with the wrong number of fields or a JSON line that does not parse
@@ -150,7 +151,14 @@ def _is_blank(column):
     return column.isNull() | (column == "")
 
 
+def _try_cast(column_name: str, sql_type: str):
+    """SQL `try_cast(<column> AS <type>)`: null where the value does not convert, whatever
+    spark.sql.ansi.enabled says. `Column.try_cast` does the same but only from PySpark 4.0 (Glue 5.0 is 3.5)."""
+    return F.expr(f"try_cast(`{column_name}` AS {sql_type})")
+
+
 INPUT_POSITION = "_position"
+PRICE_TEXT = "_price_text"  # the trimmed price without its "$"
 
 
 def with_input_position(raw: DataFrame) -> DataFrame:
@@ -179,15 +187,16 @@ def classify(raw: DataFrame, run_date: str) -> DataFrame:
     # Parsing comes after the duplicate detection, so its shuffle carries strings only.
     trimmed = {name: F.col(f"_t_{name}") for name in RAW_COLUMNS}
     price_text = F.regexp_replace(trimmed["price"], r"^\$\s*", "")
-    typed = with_copy_number(keyed).select(
+    typed = with_copy_number(keyed).withColumn(PRICE_TEXT, price_text).select(
         "*",
-        trimmed["card_id"].try_cast("bigint").alias("_card_id"),
-        trimmed["customer_id"].try_cast("bigint").alias("_customer_id"),
-        trimmed["product_id"].try_cast("bigint").alias("_product_id"),
+        _try_cast("_t_card_id", "bigint").alias("_card_id"),
+        _try_cast("_t_customer_id", "bigint").alias("_customer_id"),
+        _try_cast("_t_product_id", "bigint").alias("_product_id"),
         # Only plain decimals: try_cast alone would also accept "1e3" or "Infinity"-like spellings.
-        F.when(price_text.rlike(r"^-?[0-9]+(\.[0-9]+)?$"), price_text.try_cast("decimal(10,2)")).alias("_price"),
+        F.when(F.col(PRICE_TEXT).rlike(r"^-?[0-9]+(\.[0-9]+)?$"), _try_cast(PRICE_TEXT, "decimal(10,2)"))
+        .alias("_price"),
         F.try_to_timestamp(trimmed["timestamp"], F.lit(TIMESTAMP_FORMAT)).alias("_timestamp"),
-    )
+    ).drop(PRICE_TEXT)
 
     reason = (
         F.when(F.col(MALFORMED), "malformed_record")

@@ -1,4 +1,8 @@
-"""Run one Glue job run: the job's script in its own Python process with local Spark.
+"""Run one Glue job run: the job's script in its own Python process with local Spark, on its GlueVersion's runtime.
+
+The process is the interpreter of the run's runtime (``local_aws.gluejob.runtimes``: for GlueVersion 5.0, the
+``.venv-glue5`` environment with PySpark 3.5.4 on Python 3.11), never the local AWS's own Python; a runtime whose
+environment is missing fails the run with an ErrorMessage naming the make target that builds it.
 
 The script gets the arguments as Glue passes them (``--JOB_ID``, ``--JOB_RUN_ID``, ``--job-bookmark-option``,
 ``--JOB_NAME``, then the job's DefaultArguments merged with the run's Arguments, the run winning, and
@@ -19,7 +23,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +32,7 @@ from pathlib import Path
 from local_aws import REGION, s3io, settings
 from local_aws.gluejob import warm_pool
 from local_aws.gluejob.cloudwatch import DriverLogShipper
+from local_aws.gluejob.runtimes import GlueRuntime
 from local_aws.gluejob.staging import Staging, stage_arguments, stage_python_files, sync_back
 from local_aws.gluejob.warm_pool import WarmDriver
 
@@ -60,6 +64,7 @@ class JobRun:
     run_dir: Path
     endpoint_url: str | None
     extra: dict = field(default_factory=dict)  # WorkerType, NumberOfWorkers, ... echoed in GetJobRun
+    runtime: GlueRuntime | None = None  # the job's GlueVersion's; None only for runs loaded from saved state
     state: str = "STARTING"
     error_message: str | None = None
     started_on: float = field(default_factory=time.time)
@@ -86,15 +91,16 @@ class JobRun:
             self.completed_on = self.modified_on
 
 
-def glue_argv(run: JobRun, script: Path, arguments: dict[str, str]) -> list[str]:
-    """The command line Glue gives a script: its own arguments first, then the job's."""
+def glue_argv(run: JobRun, python: str, script: Path, arguments: dict[str, str]) -> list[str]:
+    """The command line Glue gives a script: its own arguments first, then the job's (``python`` is the
+    runtime's interpreter)."""
     reserved = {
         "--JOB_ID": f"j_{run.job_name}",
         "--JOB_RUN_ID": run.run_id,
         "--job-bookmark-option": arguments.get("--job-bookmark-option", "job-bookmark-disable"),
         "--JOB_NAME": run.job_name,
     }
-    argv = [sys.executable, str(script)]
+    argv = [python, str(script)]
     for name, value in reserved.items():
         argv += [name, value]
     for name, value in arguments.items():
@@ -149,17 +155,21 @@ def execute(run: JobRun) -> None:
     work = run.run_dir / "work"
     try:
         run.run_dir.mkdir(parents=True, exist_ok=True)
+        if run.runtime is None:
+            raise ValueError("the run has no Glue runtime")
+        python = run.runtime.interpreter()  # RuntimeNotInstalled names the make target; no fallback
         script = _download_script(run, work)
         arguments, staging = stage_arguments(run.arguments, work / "s3")
         log.info(
-            "glue job %s run %s: staged %d files (%d placeholders); driver log %s",
-            run.job_name, run.run_id, staging.files_copied, staging.placeholders, run.driver_log,
+            "glue job %s run %s on Glue %s (Spark %s, %s): staged %d files (%d placeholders); driver log %s",
+            run.job_name, run.run_id, run.runtime.glue_version, run.runtime.spark_version, python,
+            staging.files_copied, staging.placeholders, run.driver_log,
         )
         if run.stop_requested:
             run.set_state("STOPPED")
             return
         python_path = stage_python_files(run.arguments.get("--extra-py-files", ""), work / "extra-py-files")
-        outcome = _run_script(run, script, arguments, work, python_path)
+        outcome = _run_script(run, python, script, arguments, work, python_path)
         if outcome == "SUCCEEDED":
             report = sync_back(staging)
             log.info(
@@ -200,15 +210,22 @@ def _download_script(run: JobRun, work: Path) -> Path:
     return script
 
 
-def spark_environment(endpoint_url: str | None, spark_local_dirs: Path, python_path: list[Path]) -> dict[str, str]:
-    """The environment a job's driver process gets (a cold run's, and a warm driver's at start-up)."""
+def spark_environment(
+    endpoint_url: str | None, spark_local_dirs: Path, python_path: list[Path], python: str,
+) -> dict[str, str]:
+    """The environment a job's driver process gets (a cold run's, and a warm driver's at start-up); ``python``
+    is the runtime's interpreter, which also runs the Python workers."""
     env = dict(os.environ)
     if python_path:
         env["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), *filter(None, [env.get("PYTHONPATH")])])
     env.pop(TIMEOUT_UNIT_ENV, None)
+    # The runtime's PySpark finds its own Spark jars; a SPARK_HOME or driver Python inherited from the local
+    # AWS's environment would start another Spark.
+    for name in ("SPARK_HOME", "PYSPARK_DRIVER_PYTHON", "VIRTUAL_ENV"):
+        env.pop(name, None)
     env.update(
         PYSPARK_SUBMIT_ARGS=SPARK_SUBMIT_ARGS,
-        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_PYTHON=python,
         SPARK_LOCAL_IP="127.0.0.1",
         SPARK_LOCAL_DIRS=str(spark_local_dirs),
         AWS_DEFAULT_REGION=REGION,
@@ -222,11 +239,12 @@ def spark_environment(endpoint_url: str | None, spark_local_dirs: Path, python_p
 
 
 def _start_process(
-    run: JobRun, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path],
+    run: JobRun, python: str, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path],
 ) -> tuple[subprocess.Popen, WarmDriver | None]:
-    """The run's driver process: a warm one when the pool has one that fits, else a cold ``python script``."""
-    argv = glue_argv(run, script, arguments)
-    env = spark_environment(run.endpoint_url, work / "spark-tmp", python_path)
+    """The run's driver process: a warm one when the pool has one that fits (same runtime, same JVM settings),
+    else a cold ``python script``."""
+    argv = glue_argv(run, python, script, arguments)
+    env = spark_environment(run.endpoint_url, work / "spark-tmp", python_path, python)
     if python_path:
         log.info("glue job %s run %s starts cold: --extra-py-files must be on the PYTHONPATH when Spark starts",
                  run.job_name, run.run_id)
@@ -259,9 +277,11 @@ def _start_cold(run: JobRun, argv: list[str], work: Path, env: dict[str, str]) -
         )
 
 
-def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path]) -> str:
+def _run_script(
+    run: JobRun, python: str, script: Path, arguments: dict[str, str], work: Path, python_path: list[Path],
+) -> str:
     (work / "spark-tmp").mkdir(parents=True, exist_ok=True)
-    run.process, warm = _start_process(run, script, arguments, work, python_path)
+    run.process, warm = _start_process(run, python, script, arguments, work, python_path)
     try:
         outcome = _wait(run)
     finally:
@@ -274,8 +294,9 @@ def _run_script(run: JobRun, script: Path, arguments: dict[str, str], work: Path
         os.replace(run.driver_log, failed)
         log.warning("warm Spark driver pid %d failed before running %s (see %s); running it cold",
                     warm.process.pid, run.run_id, failed)
-        argv = glue_argv(run, script, arguments)
-        run.process = _start_cold(run, argv, work, spark_environment(run.endpoint_url, work / "spark-tmp", []))
+        argv = glue_argv(run, python, script, arguments)
+        env = spark_environment(run.endpoint_url, work / "spark-tmp", [], python)
+        run.process = _start_cold(run, argv, work, env)
         outcome = _wait(run)
     return outcome
 

@@ -1,15 +1,19 @@
 """Pre-started ("warm") Spark drivers, so a Glue job run does not pay local Spark's 12-15 s start-up.
 
-``LOCAL_AWS_GLUE_WARM_DRIVERS`` (``settings.current().glue_warm_drivers``: default 1, 0 disables; read each time,
-so it can change while serving) is how many drivers are kept ready. Each is a ``warm_driver.py`` process in its
-own process group that has built its SparkSession with exactly the environment a cold run gets
-(``runner.spark_environment``; only SPARK_LOCAL_DIRS is its own directory) and waits for ONE job on stdin; after
-it the process exits and a replacement is started. So every run still gets a fresh process, as a cold run does.
+``LOCAL_AWS_GLUE_WARM_DRIVERS`` (``settings.current().glue_warm_drivers``: default 1, 0 disables; read each time, so
+it can change while serving) is how many drivers are kept ready for each Glue runtime in use
+(``local_aws.gluejob.runtimes``). Each is a ``warm_driver.py`` process, run by its runtime's interpreter, in its own
+process group, that has built its SparkSession with exactly the environment a cold run on that runtime gets
+(``runner.spark_environment``; only SPARK_LOCAL_DIRS is its own directory) and waits for ONE job on stdin; after it
+the process exits and a replacement on the same runtime is started. So every run still gets a fresh process, as a
+cold run does, and a run only ever takes a driver of its own runtime (the interpreter is part of the JVM start-up
+settings compared).
 
-The first driver starts when a Glue job is created (CreateJob and CloudFormation both go through moto's
-``GlueBackend.create_job``; ``services.glue_jobs`` patches it), not at server start: most local AWS servers never
-run a Glue job, and each driver is a JVM with a 1 GB heap. A driver still starting when a run arrives is claimed
-anyway: the job waits in its stdin. A driver that died, or whose start-up environment no longer matches the
+The first driver of a runtime starts when a Glue job of its GlueVersion is created (CreateJob and CloudFormation
+both go through moto's ``GlueBackend.create_job``; ``services.glue_jobs`` hooks it), not at server start: most local
+AWS servers never run a Glue job, and each driver is a JVM with a 1 GB heap. A runtime whose environment is missing
+starts no driver (logged; its runs fail naming the make target). A driver still starting when a run arrives is
+claimed anyway: the job waits in its stdin. A driver that died, or whose start-up environment no longer matches the
 run's (another endpoint, a changed PYTHONPATH), is discarded and the run starts cold.
 """
 
@@ -21,7 +25,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local_aws import settings
+from local_aws.gluejob.runtimes import GlueRuntime, RuntimeNotInstalled
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class WarmDriver:
     process: subprocess.Popen
     directory: Path
     env: dict[str, str]  # what it started with
+    runtime: GlueRuntime
 
     @property
     def output(self) -> Path:
@@ -105,47 +110,50 @@ class WarmPool:
         self._lock = threading.Lock()
         self._drivers: list[WarmDriver] = []
         self._base_dir: Path | None = None
-        self._environment: Callable[[Path], dict[str, str]] | None = None
+        self._environment: Callable[[Path, str], dict[str, str]] | None = None
 
-    def configure(self, base_dir: Path, environment: Callable[[Path], dict[str, str]]) -> None:
-        """Where drivers live and how their environment is built (given their Spark local dir). Drivers
-        started under an earlier configuration (another server's endpoint) are shut down."""
+    def configure(self, base_dir: Path, environment: Callable[[Path, str], dict[str, str]]) -> None:
+        """Where drivers live and how their environment is built (given their Spark local dir and the runtime's
+        interpreter). Drivers started under an earlier configuration (another server's endpoint) are shut down."""
         with self._lock:
             old, self._drivers = self._drivers, []
             self._base_dir, self._environment = base_dir, environment
         for driver in old:
             driver.shut_down()
 
-    def ensure_started(self) -> None:
-        """Top the pool up to its size. Starting a process takes milliseconds; its Spark start-up then runs in
-        that process while the caller goes on."""
+    def ensure_started(self, runtime: GlueRuntime) -> None:
+        """Top the pool's drivers on ``runtime`` up to the pool size. Starting a process takes milliseconds; its
+        Spark start-up then runs in that process while the caller goes on."""
         try:
             size = pool_size()
-        except ValueError as exc:  # the runs report it (claim raises); creating a job or ending a run must not
+            python = runtime.interpreter() if size else ""
+        except (ValueError, RuntimeNotInstalled) as exc:  # the runs report it; creating a job must not fail
             log.error("no warm Spark driver started: %s", exc)
             return
         with self._lock:
             if self._environment is None:
                 return
-            for _ in range(size - len(self._drivers)):
+            on_runtime = sum(1 for d in self._drivers if d.runtime == runtime)
+            for _ in range(size - on_runtime):
                 try:
-                    self._drivers.append(self._start_one())
+                    self._drivers.append(self._start_one(runtime, python))
                 except Exception:
                     log.exception("starting a warm Spark driver for Glue jobs failed; runs start cold")
                     return
 
-    def _start_one(self) -> WarmDriver:
+    def _start_one(self, runtime: GlueRuntime, python: str) -> WarmDriver:
         directory = self._base_dir / f"warm-{uuid.uuid4().hex[:12]}"
         (directory / "spark-tmp").mkdir(parents=True)
-        env = self._environment(directory / "spark-tmp")
+        env = self._environment(directory / "spark-tmp", python)
         with open(directory / "driver.log", "wb") as output:
             process = subprocess.Popen(
-                [sys.executable, str(_DRIVER_SCRIPT), str(directory)],
+                [python, str(_DRIVER_SCRIPT), str(directory)],
                 cwd=directory, env=env, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
                 start_new_session=True,  # stop and timeout kill its group: the driver and its JVM
             )
-        log.info("warm Spark driver for Glue jobs starting (pid %d, %s)", process.pid, directory)
-        return WarmDriver(process, directory, env)
+        log.info("warm Spark driver for Glue %s jobs starting (pid %d, %s)", runtime.glue_version, process.pid,
+                 directory)
+        return WarmDriver(process, directory, env, runtime)
 
     def claim(self, run_env: dict[str, str]) -> WarmDriver | None:
         """A live driver started with the JVM settings of ``run_env`` (removed from the pool), or None."""
@@ -178,9 +186,10 @@ class WarmPool:
             driver.shut_down()
 
     def release(self, driver: WarmDriver) -> None:
-        """After its run: make sure the one-shot process is gone, remove its directory, start a replacement."""
+        """After its run: make sure the one-shot process is gone, remove its directory, start a replacement on
+        the same runtime."""
         driver.shut_down()
-        self.ensure_started()
+        self.ensure_started(driver.runtime)
 
     def drain(self, why: str) -> None:
         """Stop every idle driver; the next ``ensure_started`` (a job created) starts new ones."""

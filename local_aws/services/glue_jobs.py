@@ -26,11 +26,17 @@ created warms a driver again).
 
 Settings (``local_aws.settings``): ``glue_warm_drivers``, ``glue_staging``, ``glue_seconds_per_timeout_minute``,
 read by the engine when a run needs them; a bad value fails that run with the setting's message.
+
+Runtimes: a run executes on its job's GlueVersion's Spark and Python (``local_aws.gluejob.runtimes``; "5.0" is
+PySpark 3.5.4 on Python 3.11 from ``.venv-glue5``). A GlueVersion without a local runtime (0.9, the version of a
+job created without one, 1.0 to 4.0, 5.1, any other string) is refused with InvalidInputException at CreateJob
+and at StartJobRun (for jobs that reached the backend otherwise: CloudFormation, saved state).
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import tempfile
@@ -50,7 +56,7 @@ from moto.moto_api._internal import mock_random
 
 from local_aws.backends import LocalBackend
 from local_aws.cfn_resources import LocalResource
-from local_aws.gluejob import runner, warm_pool
+from local_aws.gluejob import runner, runtimes, warm_pool
 from local_aws.gluejob.cloudwatch import LOG_GROUP_PREFIX
 from local_aws.gluejob.runner import ACTIVE_STATES, JobRun
 from local_aws.patches import add, patch
@@ -180,6 +186,7 @@ def _run_ended(run: JobRun) -> None:
        "(moto only records a run); MaxConcurrentRuns is enforced")
 def start_job_run(self: GlueResponse) -> str:
     job = _job(self, self._get_param("JobName"), "StartJobRun")
+    runtime = _runtime(job.glue_version, "StartJobRun")
     given = self._get_param("Arguments") or {}
     arguments = {**(job.default_arguments or {}), **given, **(job.non_overridable_arguments or {})}
     command = job.command or {}
@@ -210,6 +217,7 @@ def start_job_run(self: GlueResponse) -> str:
                 "ExecutionClass": job.execution_class,
             },
             on_done=_run_ended,
+            runtime=runtime,
         )
         runs.runs.setdefault(job.name, []).append(run)
     threading.Thread(target=runner.execute, args=(run,), name=f"glue-{run_id[:12]}", daemon=True).start()
@@ -273,13 +281,40 @@ def batch_stop_job_run(self: GlueResponse) -> str:
     return json.dumps({"SuccessfulSubmissions": stopped, "Errors": errors})
 
 
-@patch("moto.glue.models.GlueBackend.create_job", why="creating a job starts a warm Spark driver, so its first run "
-       "does not pay Spark's start-up", wrap=True)
+# --- GlueVersion -> runtime (local_aws.gluejob.runtimes) -------------------------------------------------------
+
+
+def _runtime(glue_version: str | None, operation: str) -> runtimes.GlueRuntime:
+    try:
+        return runtimes.for_glue_version(glue_version)
+    except runtimes.UnsupportedGlueVersion as exc:
+        raise InvalidInputException(operation, str(exc)) from None
+
+
+@patch("moto.glue.responses.GlueResponse.create_job", why="CreateJob refuses a GlueVersion the local AWS cannot run "
+       "(it would otherwise accept the job and fail every run); checked in the API layer only, so CloudFormation and "
+       "restored state reach StartJobRun's refusal instead", wrap=True)
+def _create_job_on_a_local_runtime(original):
+    @functools.wraps(original)
+    def create_job(self: GlueResponse, *args, **kwargs):
+        _runtime(self._get_param("GlueVersion"), "CreateJob")
+        return original(self, *args, **kwargs)
+
+    return create_job
+
+
+@patch("moto.glue.models.GlueBackend.create_job", why="creating a job starts a warm Spark driver on its runtime, so "
+       "its first run does not pay Spark's start-up", wrap=True)
 def _create_job(original):
     def create_job(self: GlueBackend, *args, **kwargs):
         result = original(self, *args, **kwargs)
         job_run_backends[self.account_id][self.region_name]  # exists from now on, so moto's reset drains the pool
-        warm_pool.POOL.ensure_started()
+        try:
+            runtime = runtimes.for_glue_version(kwargs.get("glue_version"))
+        except runtimes.UnsupportedGlueVersion as exc:  # its runs are refused; nothing to warm up
+            log.warning("no warm Spark driver for job %s: %s", kwargs.get("name"), exc)
+        else:
+            warm_pool.POOL.ensure_started(runtime)
         return result
 
     return create_job
@@ -332,7 +367,7 @@ def install(server) -> None:
     JobRunsBackend.wire(Path(state_dir) / "glue-jobs" if state_dir else None, endpoint_url)
     warm_pool.POOL.configure(
         _base_dir() / ".warm-drivers",
-        lambda spark_local_dirs: runner.spark_environment(endpoint_url, spark_local_dirs, []),
+        lambda spark_local_dirs, python: runner.spark_environment(endpoint_url, spark_local_dirs, [], python),
     )
 
 

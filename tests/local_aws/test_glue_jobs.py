@@ -1,9 +1,11 @@
-"""Glue job runs on the local AWS: scripts run in their own process (local Spark), s3:// arguments staged and synced."""
+"""Glue job runs on the local AWS: scripts run in their own process on their GlueVersion's Spark and Python,
+s3:// arguments staged and synced."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 import textwrap
 import time
 import uuid
@@ -300,7 +302,7 @@ def test_project_sales_job_on_a_small_raw_day(jobs, warm_pool_enabled):
              "1,10,$3.50,100,2021-12-01 10:00:00\n2,11,7.25,101,2021-12-01 11:30:00\n"
              "2,11,7.25,101,2021-12-01 11:30:00\n3,,oops,102,2021-12-01 12:00:00\n")
     name = f"sales-{uuid.uuid4().hex[:8]}"
-    jobs.glue.create_job(Name=name, Role="r", Command={
+    jobs.glue.create_job(Name=name, Role="r", GlueVersion="5.0", Command={
         "Name": "glueetl", "ScriptLocation": f"s3://{jobs.bucket}/artifacts/glue/sales_job.py"},
         DefaultArguments={"--processed_path": lake + "processed/sales/", "--raw_path": lake + "raw/sales/",
                           "--rejected_path": lake + "rejected/sales/", "--manifest_path": lake + "manifests/sales/"},
@@ -309,8 +311,8 @@ def test_project_sales_job_on_a_small_raw_day(jobs, warm_pool_enabled):
     run = jobs.wait(name, run_id, timeout=600)
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     manifest = json.loads(jobs.read("sales-lake/manifests/sales/dt=2021-12-01.json"))
-    assert manifest["rows_in"] == 4
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
+    assert (manifest["rows_in"], manifest["rows_out"]) == (4, 2)
+    assert manifest["rejected_by_reason"] == {"duplicate": 1, "missing_customer_id": 1}
     assert jobs.keys("sales-lake/processed/sales/year=2021/month=12/day=1/")
     assert jobs.keys("sales-lake/rejected/sales/dt=2021-12-01/")
     events = client(jobs.aws, "logs").filter_log_events(logGroupName="/aws-glue/jobs/output",
@@ -396,7 +398,7 @@ WARM_PROBE = """
     rows = spark.range(5).count()
     os.makedirs(args["--out"], exist_ok=True)
     with open(os.path.join(args["--out"], args["--JOB_RUN_ID"] + ".txt"), "w") as f:
-        f.write("%d %s %d %s" % (os.getpid(), warm, rows, os.getcwd()))
+        f.write("%d %s %d %s %s" % (os.getpid(), warm, rows, spark.version, os.getcwd()))
 """
 
 
@@ -447,8 +449,8 @@ def test_runs_on_warm_drivers_one_process_each(jobs, warm_pool_enabled):
         run_id = jobs.glue.start_job_run(JobName=job)["JobRunId"]
         run = jobs.wait(job, run_id, timeout=180)
         assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
-        pid, warm, rows, cwd = jobs.read(f"warm/{run_id}.txt").decode().split(" ", 3)
-        assert (warm, rows) == ("True", "5")
+        pid, warm, rows, spark_version, cwd = jobs.read(f"warm/{run_id}.txt").decode().split(" ", 4)
+        assert (warm, rows, spark_version) == ("True", "5", "3.5.4")  # the driver was started on Glue 5.0's Spark
         assert Path(cwd).name == "work" and Path(cwd).parent.name == run_id  # the run's own working dir
         outputs.append(run_id)
         pids.append(int(pid))
@@ -539,7 +541,7 @@ state = sys.argv[1]
 with LocalAWS(port=0, state_dir=Path(state)) as aws:
     glue = boto3.client("glue", endpoint_url=aws.endpoint_url, region_name="us-east-1",
                         aws_access_key_id="local", aws_secret_access_key="local")
-    glue.create_job(Name="warm-on-create", Role="arn:aws:iam::123456789012:role/glue",
+    glue.create_job(Name="warm-on-create", Role="arn:aws:iam::123456789012:role/glue", GlueVersion="5.0",
                     Command={"Name": "glueetl", "ScriptLocation": "s3://nowhere/script.py"})
     deadline = time.monotonic() + 30
     while not _processes_with_env("SPARK_LOCAL_DIRS", state) and time.monotonic() < deadline:
@@ -565,3 +567,128 @@ def test_stopping_the_server_stops_its_warm_driver(tmp_path):
                          env={**os.environ, "LOCAL_AWS_GLUE_WARM_DRIVERS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["started", "True", "left", "0"], out.stdout + out.stderr[-2000:]
+
+
+# --- runtimes per GlueVersion -------------------------------------------------------------------------------------
+# AWS Glue versions (https://docs.aws.amazon.com/glue/latest/dg/release-notes.html): Glue 5.0 runs Spark 3.5.4 on
+# Python 3.11; a job created without GlueVersion is a 0.9 job (Job.GlueVersion,
+# https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-jobs-job.html).
+
+REFUSED_4_0 = ("GlueVersion 4.0 cannot be run by the local AWS: it runs Glue jobs on GlueVersion 5.0 "
+               "(Spark 3.5.4, Python 3.11) only")
+
+
+def test_runtime_mapping_glue_version_to_spark_and_python(monkeypatch, tmp_path):
+    from local_aws.gluejob import runtimes
+
+    glue5 = runtimes.for_glue_version("5.0")
+    assert (glue5.spark_version, glue5.python_version) == ("3.5.4", "3.11")
+    assert glue5.python == REPO / ".venv-glue5" / "bin" / "python"
+    assert runtimes.supported_versions() == ["5.0"]
+    monkeypatch.setenv("LOCAL_AWS_GLUE_RUNTIMES_DIR", str(tmp_path))
+    assert glue5.python == tmp_path / ".venv-glue5" / "bin" / "python"
+    for version in ("0.9", "1.0", "2.0", "3.0", "4.0", "5.1", "5", "banana"):
+        with pytest.raises(runtimes.UnsupportedGlueVersion, match=f"^GlueVersion {version} cannot be run"):
+            runtimes.for_glue_version(version)
+    with pytest.raises(runtimes.UnsupportedGlueVersion) as raised:
+        runtimes.for_glue_version(None)
+    assert str(raised.value).startswith("GlueVersion 0.9 (the version of a job created without GlueVersion) ")
+
+
+def test_the_glue_5_runtime_is_installed_with_its_spark():
+    """`make test` builds .venv-glue5 first: its interpreter is Python 3.11 with PySpark 3.5.4."""
+    from local_aws.gluejob import runtimes
+
+    python = runtimes.RUNTIMES["5.0"].interpreter()
+    assert runtimes.installed_pyspark(Path(python).parents[1]) == "3.5.4"
+
+
+def test_a_missing_or_wrong_runtime_environment_names_the_make_target(monkeypatch, tmp_path):
+    from local_aws.gluejob import runtimes
+
+    monkeypatch.setenv("LOCAL_AWS_GLUE_RUNTIMES_DIR", str(tmp_path))
+    glue5 = runtimes.RUNTIMES["5.0"]
+    with pytest.raises(runtimes.RuntimeNotInstalled) as raised:
+        glue5.interpreter()
+    assert str(raised.value) == (
+        f"the Glue 5.0 runtime (Spark 3.5.4, Python 3.11) is not installed: {tmp_path}/.venv-glue5/bin/python "
+        "does not exist; create it with `make glue-runtime` in the project root")
+    # An environment holding the dev venv's Spark is not Glue 5.0's.
+    env = tmp_path / ".venv-glue5"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").symlink_to(sys.executable)
+    (env / "pyvenv.cfg").write_text("version_info = 3.11.7\n")
+    (env / "lib" / "python3.11" / "site-packages" / "pyspark-4.3.0.dist-info").mkdir(parents=True)
+    with pytest.raises(runtimes.RuntimeNotInstalled, match=r"has PySpark 4\.3\.0, Glue 5\.0 runs Spark 3\.5\.4; "
+                                                           r"create it with `make glue-runtime`"):
+        glue5.interpreter()
+
+
+def test_create_job_refuses_a_glue_version_it_cannot_run(jobs):
+    for version in ("4.0", None, "latest"):
+        name = f"refused-{uuid.uuid4().hex[:8]}"
+        extra = {"GlueVersion": version} if version else {}
+        with pytest.raises(ClientError) as raised:
+            jobs.glue.create_job(Name=name, Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"},
+                                 **extra)
+        error = raised.value.response["Error"]
+        assert error["Code"] == "InvalidInputException"
+        shown = version or "0.9 (the version of a job created without GlueVersion)"
+        assert error["Message"] == (f"GlueVersion {shown} cannot be run by the local AWS: it runs Glue jobs on "
+                                    "GlueVersion 5.0 (Spark 3.5.4, Python 3.11) only")
+        with pytest.raises(ClientError, match="EntityNotFoundException"):
+            jobs.glue.get_job(JobName=name)  # nothing was stored
+
+
+def test_start_job_run_refuses_a_glue_version_it_cannot_run(jobs):
+    """Jobs can reach the backend without CreateJob (a CloudFormation AWS::Glue::Job, saved state): StartJobRun
+    refuses them as well, and no run is recorded."""
+    from moto.glue.models import glue_backends
+
+    job = jobs.create("print('never runs')")
+    glue_backends["123456789012"]["us-east-1"].get_job(job).glue_version = "4.0"
+    with pytest.raises(ClientError) as raised:
+        jobs.glue.start_job_run(JobName=job)
+    assert raised.value.response["Error"]["Code"] == "InvalidInputException"
+    assert raised.value.response["Error"]["Message"] == REFUSED_4_0
+    assert jobs.glue.get_job_runs(JobName=job)["JobRuns"] == []
+
+
+def test_a_run_without_its_runtime_environment_fails_naming_the_make_target(jobs, monkeypatch, tmp_path):
+    monkeypatch.setenv("LOCAL_AWS_GLUE_RUNTIMES_DIR", str(tmp_path))  # read by the in-process server per run
+    job = jobs.create("print('would have run on the wrong Spark')")
+    run = jobs.wait(job, jobs.glue.start_job_run(JobName=job)["JobRunId"])
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].startswith(
+        "RuntimeNotInstalled: the Glue 5.0 runtime (Spark 3.5.4, Python 3.11) is not installed: "
+        f"{tmp_path}/.venv-glue5/bin/python does not exist; create it with `make glue-runtime`")
+
+
+VERSION_PROBE = """
+    import json, os, platform, sys
+    import pyspark
+    from pyspark.sql import SparkSession
+    args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    spark = SparkSession.builder.appName(args["--JOB_NAME"]).getOrCreate()
+    versions = {"pyspark": pyspark.__version__, "spark": spark.version, "python": platform.python_version(),
+                "executable": sys.executable, "worker_python": spark.sparkContext.pythonExec}
+    os.makedirs(args["--out"], exist_ok=True)
+    json.dump(versions, open(os.path.join(args["--out"], "versions.json"), "w"))
+    spark.stop()
+"""
+
+
+@pytest.mark.spark
+def test_a_glue_5_job_runs_on_spark_3_5_and_python_3_11(jobs):
+    """Glue 5.0: Spark 3.5.4, Python 3.11 (AWS Glue versions). The script itself reports it: the Python package,
+    the JVM's Spark and the interpreter of the driver and of the Python workers are all the runtime's."""
+    from local_aws.gluejob import runtimes
+
+    job = jobs.create(VERSION_PROBE, default_arguments={"--out": f"s3://{jobs.bucket}/versions/"})
+    run = jobs.wait(job, jobs.glue.start_job_run(JobName=job)["JobRunId"], timeout=180)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert run["GlueVersion"] == "5.0"
+    versions = json.loads(jobs.read("versions/versions.json"))
+    assert versions["pyspark"] == versions["spark"] == "3.5.4"
+    assert versions["python"].startswith("3.11.")
+    assert versions["executable"] == versions["worker_python"] == str(runtimes.RUNTIMES["5.0"].python)

@@ -157,7 +157,8 @@ def test_catalog_crawls_and_runs_survive_sigkill_and_moto_reset_clears_them(tmp_
                                 Targets={"S3Targets": [{"Path": f"s3://{bucket}/raw/sales/"}]})
         assert "LastCrawl" not in aws.glue.get_crawler(Name=crawler)["Crawler"]
         assert aws.glue.list_crawls(CrawlerName=crawler)["Crawls"] == []
-        aws.glue.create_job(Name=sleeper, Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"})
+        aws.glue.create_job(Name=sleeper, Role="r", GlueVersion="5.0",
+                            Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"})
         assert aws.glue.get_job_runs(JobName=sleeper)["JobRuns"] == []
     finally:
         stop_server(proc)
@@ -186,7 +187,7 @@ def test_moto_reset_stops_the_warm_driver_and_the_next_job_warms_one(tmp_path):
     drivers = lambda: _processes_with_env("SPARK_LOCAL_DIRS", str(state))  # noqa: E731 - the driver and its JVM
     try:
         glue = boto3.client("glue", endpoint_url=url, region_name="us-east-1")
-        job = {"Role": "r", "Command": {"Name": "glueetl", "ScriptLocation": "s3://nowhere/job.py"}}
+        job = {"Role": "r", "GlueVersion": "5.0", "Command": {"Name": "glueetl", "ScriptLocation": "s3://nowhere/job.py"}}
         glue.create_job(Name="first", **job)
         _wait_for(drivers, 30, "creating a job starts a warm driver")
         assert requests.post(f"{url}/moto-api/reset", timeout=60).ok
@@ -209,7 +210,7 @@ def test_a_clean_stop_stops_running_runs_and_says_so_after_restart(tmp_path):
         aws.s3.create_bucket(Bucket=bucket)
         aws.s3.put_object(Bucket=bucket, Key="sleeper.py",
                           Body=b"import os, time\nprint('sleeper pid=%d' % os.getpid(), flush=True)\ntime.sleep(120)\n")
-        aws.glue.create_job(Name="sleeper", Role="r",
+        aws.glue.create_job(Name="sleeper", Role="r", GlueVersion="5.0",
                             Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/sleeper.py"})
         run_id = aws.glue.start_job_run(JobName="sleeper")["JobRunId"]
         assert aws.wait_run("sleeper", run_id, states=("STARTING",))["JobRunState"] == "RUNNING"

@@ -22,6 +22,7 @@ BAD_VALUES = {
     "LOCAL_AWS_GLUE_STAGING": ("everything", "must be one of lazy, full"),
     "LOCAL_AWS_GLUE_SECONDS_PER_TIMEOUT_MINUTE": ("0", "must be a finite number greater than 0"),
     "LOCAL_AWS_GLUE_WARM_DRIVERS": ("two", "must be a whole number"),
+    "LOCAL_AWS_GLUE_RUNTIMES_DIR": ("/no/such/folder", "must be an existing folder"),
     "LOCAL_AWS_FSYNC": ("sometimes", "must be one of on, off"),
 }
 

@@ -188,7 +188,8 @@ def test_glue_start_job_run_sync_failure_is_states_task_failed_with_the_job_run(
     bucket, job = f"scripts-{uuid.uuid4().hex[:8]}", f"job-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="broken.py", Body=b"raise SystemExit('bad partition')\n")
-    glue.create_job(Name=job, Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/broken.py"})
+    glue.create_job(Name=job, Role=ROLE, GlueVersion="5.0",
+                    Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/broken.py"})
     arn = machine(sfn, {"StartAt": "Run", "States": {
         "Run": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
                 "Parameters": {"JobName.$": "$.job"}, "ResultPath": "$.run",
