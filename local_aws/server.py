@@ -186,6 +186,7 @@ class LocalAWS:
                     backend.shutdown()
         if self.store is not None:
             self.store.commit()  # what engines changed as they stopped
+            log.info("state: %d commits, %.2f s writing them", self.store.commits, self.store.commit_seconds)
             self.store.close()
             state_store.activate(None)
             self.store = None
