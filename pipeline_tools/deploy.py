@@ -155,13 +155,15 @@ def deploy_local(endpoint_url: str, repo: Path = REPO, stack_name: str = DEFAULT
                  parameters: dict[str, str] | None = None, artifact_bucket: str | None = None) -> dict[str, str]:
     """Deploy to the local AWS with its settings; `parameters` override them (e.g. another ProjectName).
 
-    The default stack writes its Variable secret where Airflow looks (`airflow/variables/sales_pipeline`); every
-    other stack in the same local AWS (tests deploy several) gets its own prefix, `<stack>/airflow`, since a
-    secret name exists once per account and Region.
+    The default stack writes its Variable secret where Airflow looks (`airflow/variables/sales_pipeline`) and
+    creates the LF-tag `Classification`; every other stack in the same local AWS (tests deploy several) gets its own
+    secret prefix, `<stack>/airflow`, and LF-tag key, `<stack>_classification`, since a secret name exists once per
+    account and Region and an LF-tag key once per account.
     """
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
                                     region_name="us-east-1")
-    prefix = {} if stack_name == DEFAULT_STACK else {"AirflowSecretsPrefix": f"{stack_name}/airflow"}
+    prefix = {} if stack_name == DEFAULT_STACK else {"AirflowSecretsPrefix": f"{stack_name}/airflow",
+                                                     "ClassificationTagKey": f"{stack_name}_classification"}
     return deploy(session, endpoint_url, stack_name, artifact_bucket or f"{stack_name}-artifacts",
                   {**LOCAL_PARAMETERS, **prefix, **(parameters or {})}, repo=Path(repo))
 

@@ -34,8 +34,7 @@ class Stack:
 
         self.endpoint_url = endpoint_url
         self.outputs = deploy_local(endpoint_url, REPO, stack_name=name,
-                                    parameters={"ProjectName": name, "GlueDatabaseName": f"{name}_sales",
-                                                "ClassificationTagKey": f"{name}_classification"})
+                                    parameters={"ProjectName": name, "GlueDatabaseName": f"{name}_sales"})
         self.home = tmp / name / "airflow"
         self.env = airflow_env(self.home, endpoint_url, self.outputs)
         migrate(self.env)

@@ -43,10 +43,14 @@ def client(aws_url):
     return make
 
 
+# The template's own LF-tag key: deploy_local gives a non-default stack a key of its own unless told otherwise.
+CFNTEST = {"ProjectName": "cfntest", "GlueDatabaseName": "cfntest_sales", "ClassificationTagKey": "Classification"}
+
+
 @pytest.fixture(scope="module")
 def stack(aws_url):
     return deploy_local(aws_url, stack_name="cfntest",
-                        parameters={"ProjectName": "cfntest", "GlueDatabaseName": "cfntest_sales"})
+                        parameters=CFNTEST)
 
 
 def test_outputs_follow_the_contract(stack):
@@ -127,11 +131,12 @@ def test_redeploy_is_an_update_and_a_second_project_in_the_account_is_rolled_bac
     Template Reference), and an LF-tag key is unique per Data Catalog (CreateLFTag: AlreadyExistsException). The
     failed stack rolls back: ROLLBACK_COMPLETE, its resources deleted, the first stack's untouched."""
     again = deploy_local(aws_url, stack_name="cfntest",
-                         parameters={"ProjectName": "cfntest", "GlueDatabaseName": "cfntest_sales"})
+                         parameters=CFNTEST)
     assert again == stack
     with pytest.raises(DeployError, match=r"ClassificationTag.*AlreadyExistsException"):
         deploy_local(aws_url, stack_name="cfngone",
-                     parameters={"ProjectName": "cfngone", "GlueDatabaseName": "cfngone_sales"})
+                     parameters={"ProjectName": "cfngone", "GlueDatabaseName": "cfngone_sales",
+                                 "ClassificationTagKey": "Classification"})
     assert client("cloudformation").describe_stacks(StackName="cfngone")["Stacks"][0]["StackStatus"] == \
         "ROLLBACK_COMPLETE"
     with pytest.raises(client("glue").exceptions.EntityNotFoundException):
