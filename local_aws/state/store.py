@@ -20,8 +20,10 @@ Only one store is active per process (``active()``); without a state dir the ser
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -103,6 +105,7 @@ class StateStore:
     def __init__(self, root: Path, fsync: bool = True):
         self.root = root
         self.fsync = fsync
+        self._lock_file = _lock_state_dir(root)
         self.blobs = pickling.BlobStore(root / "blobs", fsync)
         self.journal = Journal(root / "journal", fsync, header={"format": FORMAT, "moto": moto.__version__})
         self._lock = threading.RLock()
@@ -333,6 +336,27 @@ class StateStore:
 
     def close(self) -> None:
         self.journal.close()
+        self._lock_file.close()  # releases the lock
+
+
+def _lock_state_dir(root: Path):
+    """One server per state dir: a second one would overwrite what the first acknowledged. The lock is the
+    kernel's (flock), so it goes with the process however it dies."""
+    root.mkdir(parents=True, exist_ok=True)
+    handle = open(root / "server.lock", "a+")  # noqa: SIM115 - held for the store's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StateError(f"{root.parent} is in use by another local AWS ({holder}): one server per state dir") \
+            from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
 
 
 def _state_of(backend: BaseBackend) -> dict[str, Any]:

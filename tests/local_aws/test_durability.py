@@ -239,3 +239,22 @@ def test_moto_reset_empties_the_saved_state_too(tmp_path):
         assert c["athena"].list_query_executions()["QueryExecutionIds"] == []
     finally:
         stop_server(proc)
+
+
+def test_a_second_server_on_the_same_state_dir_is_refused(tmp_path):
+    """Two servers on one state dir would each overwrite what the other acknowledged: the second refuses to
+    start, naming the first."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc, _ = start_server(tmp_path / "state", port)
+    try:
+        second = subprocess.run([sys.executable, "-m", "local_aws", "serve", "--port", str(free_port()),
+                                 "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert f"in use by another local AWS (pid {proc.pid})" in second.stderr
+    finally:
+        stop_server(proc)
+    proc, _ = start_server(tmp_path / "state", port)  # the lock went with the first server
+    stop_server(proc)
