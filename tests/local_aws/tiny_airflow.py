@@ -29,11 +29,15 @@ class TinyAirflow:
         return done.returncode, self._task_states(dag_id), done.stdout + done.stderr
 
     def _task_states(self, dag_id: str) -> dict[str, str]:
-        """Each task's state in the DAG's latest run for DAY, read from this throwaway Airflow's SQLite database
-        (no api-server runs here; `airflow tasks states-for-dag-run` would cost seconds a call)."""
-        with sqlite3.connect(f"file:{self.home / 'airflow.db'}?mode=ro", uri=True, timeout=5) as db:
-            run = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? "
-                             "ORDER BY id DESC LIMIT 1", (dag_id, f"{DAY}%")).fetchone()
-            rows = db.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
-                              (dag_id, run[0])).fetchall() if run else []
-        return {task_id: state for task_id, state in rows if state}
+        return task_states(self.home, dag_id, DAY)
+
+
+def task_states(home: Path, dag_id: str, day: str) -> dict[str, str]:
+    """Each task's state in the DAG's latest run for the day, read from a throwaway Airflow's SQLite database (no
+    api-server runs here; `airflow tasks states-for-dag-run` would cost seconds a call)."""
+    with sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=5) as db:
+        run = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? "
+                         "ORDER BY id DESC LIMIT 1", (dag_id, f"{day}%")).fetchone()
+        rows = db.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                          (dag_id, run[0])).fetchall() if run else []
+    return {task_id: state for task_id, state in rows if state}

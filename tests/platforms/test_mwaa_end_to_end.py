@@ -9,7 +9,6 @@ stack wrote, through the Amazon provider's SecretsManagerBackend (no AIRFLOW_VAR
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import time
 from datetime import date
@@ -22,6 +21,7 @@ from platform_support import REPO, mwaa_python
 from pipeline_tools.airflow_env import airflow_env, migrate
 from pipeline_tools.package import build_mwaa
 from pipeline_tools.run_day import dags_test_command
+from tests.local_aws.tiny_airflow import task_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-mwaa")]
 
@@ -50,7 +50,7 @@ def test_one_day_on_mwaa_airflow_from_the_packaged_dag_folder(local_aws, tmp_pat
     with open(log, "w") as output:
         done = subprocess.run(dags_test_command("sales_pipeline_daily", DAY, ROWS, airflow), env=env,
                               stdout=output, stderr=subprocess.STDOUT, timeout=900)
-    states = task_states(home, "sales_pipeline_daily", DAY)
+    states = task_states(home, "sales_pipeline_daily", DAY.isoformat())
     assert done.returncode == 0, f"{states}\n{log.read_text()[-6000:]}"
     assert len(states) == 17 and set(states.values()) == {"success"}
     print(f"MWAA 3.3.1 day: {time.monotonic() - started:.1f} s (deploy, migrate, dags test)")
@@ -61,13 +61,3 @@ def test_one_day_on_mwaa_airflow_from_the_packaged_dag_folder(local_aws, tmp_pat
     assert report["raw_rows"] == ROWS and 0 < report["processed_rows"] <= ROWS
     assert Decimal(report["revenue_athena"]) == Decimal(report["revenue_redshift"]) > 0
 
-
-def task_states(home, dag_id: str, day: date) -> dict[str, str]:
-    """Each task's state in the DAG's run for the day, from the throwaway Airflow's SQLite database (no
-    api-server runs beside MWAA's Airflow here)."""
-    with sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=5) as db:
-        run = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? "
-                         "ORDER BY id DESC LIMIT 1", (dag_id, f"{day}%")).fetchone()
-        rows = db.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
-                          (dag_id, run[0])).fetchall() if run else []
-    return {task_id: state for task_id, state in rows if state}
