@@ -26,6 +26,9 @@ class LocalResource:
 
     TYPE = ""
     NAME_PROPERTY = ""
+    # True: an update deletes what the previous version created (its ``delete``) before creating anew, for
+    # resources whose create adds to the service rather than replacing (grants, LF-tags, tag assignments).
+    REPLACE_ON_UPDATE = False
 
     def __init__(self, physical_id: str, attributes: dict[str, Any] | None = None):
         self.physical_id = physical_id
@@ -60,6 +63,8 @@ class LocalResource:
     @classmethod
     def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
                                         account_id, region_name):
+        if cls.REPLACE_ON_UPDATE:
+            original_resource.delete(account_id, region_name)
         return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
 
     @classmethod

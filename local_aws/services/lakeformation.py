@@ -237,18 +237,14 @@ class _Grant(LocalResource):
     """A grant made by a stack: deleting the resource revokes exactly what it granted (its resolved principal,
     resource and permissions are kept on the stack's record)."""
 
+    REPLACE_ON_UPDATE = True
+
     def delete(self, account_id: str, region: str) -> None:
         grant = self.attributes["_grant"]
         backend = lakeformation_backends[account_id][region]
         if grant["catalog"] in backend.grants:
             backend.revoke_permissions(grant["catalog"], grant["principal"], grant["resource"],
                                        grant["permissions"], grant["grantable"])
-
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
-        original_resource.delete(account_id, region_name)
-        return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
 
     @classmethod
     def _granted(cls, physical_id: str, catalog: str, principal: dict, resource: dict, permissions: list[str],
@@ -305,6 +301,7 @@ class LFTag(LocalResource, CloudFormationModel):
     replaces the values."""
 
     TYPE = "AWS::LakeFormation::Tag"
+    REPLACE_ON_UPDATE = True
 
     @classmethod
     def create(cls, name, props, account_id, region):
@@ -314,12 +311,6 @@ class LFTag(LocalResource, CloudFormationModel):
             raise AlreadyExists(f"Tag key {props['TagKey']} already exists.")
         backend.create_lf_tag(catalog, props["TagKey"], props["TagValues"])
         return cls(props["TagKey"], {"_catalog": catalog})
-
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
-        original_resource.delete(account_id, region_name)
-        return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
 
     def delete(self, account_id: str, region: str) -> None:
         backend = lakeformation_backends[account_id][region]
@@ -332,6 +323,7 @@ class LFTagAssociation(LocalResource, CloudFormationModel):
     """LF-tags assigned to a database, table or columns; deleting the resource removes those assignments."""
 
     TYPE = "AWS::LakeFormation::TagAssociation"
+    REPLACE_ON_UPDATE = True
 
     @classmethod
     def create(cls, name, props, account_id, region):
@@ -341,12 +333,6 @@ class LFTagAssociation(LocalResource, CloudFormationModel):
         if failures:  # AWS fails the resource; the API call reports them as Failures
             raise InvalidInput("; ".join(f["Error"]["ErrorMessage"] for f in failures))
         return cls(name, {"_association": {"resource": props["Resource"], "tags": tags}})
-
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                        account_id, region_name):
-        original_resource.delete(account_id, region_name)
-        return cls.create(new_resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
 
     def delete(self, account_id: str, region: str) -> None:
         association = self.attributes["_association"]

@@ -39,8 +39,7 @@ PROTOCOL = pickle.HIGHEST_PROTOCOL
 def backend_key(backend_dict: BackendDict) -> str:
     """A stable name for one BackendDict: its backend class (service names collide: moto's redshift-data
     BackendDict is named "redshift")."""
-    cls = backend_dict.backend
-    return f"{cls.__module__}.{cls.__qualname__}"
+    return _key_of_backend_class(backend_dict.backend)
 
 
 class BlobStore:
@@ -120,7 +119,7 @@ class StatePickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, s3_bucket_type: type | None = None,
                  locate: Callable[[Any], tuple | None] | None = None,
                  key_reducer: Callable[[Any], Any] | None = None,
-                 own_buckets: bool = False, freeze: Callable[[Any], tuple | None] | None = None,
+                 freeze: Callable[[Any], tuple | None] | None = None,
                  top: Any = None):
         super().__init__(file, protocol=PROTOCOL)
         self._freeze = freeze
@@ -128,13 +127,11 @@ class StatePickler(pickle.Pickler):
         self._bucket_type = s3_bucket_type
         self._locate = locate
         self._key_reducer = key_reducer
-        self._own_buckets = own_buckets
-        self._backend_keys: dict[type, str] = {}
 
     def persistent_id(self, obj: Any) -> tuple | None:
         if isinstance(obj, BaseBackend):
             return ("backend", _key_of_backend_class(type(obj)), obj.account_id, obj.region_name)
-        if self._bucket_type is not None and not self._own_buckets and isinstance(obj, self._bucket_type):
+        if self._bucket_type is not None and isinstance(obj, self._bucket_type):
             return ("s3-bucket", obj.account_id, obj.partition, obj.name)
         if self._freeze is not None and obj is not self._top:
             frozen = self._freeze(obj)

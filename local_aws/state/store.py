@@ -27,7 +27,6 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +132,6 @@ class StateStore:
                     self._touch_all_buckets()
                 else:
                     self._dirty.add(key)
-
-    def touch_bucket(self, account: str, partition: str, bucket: str) -> None:
-        with self._lock:
-            self._dirty_buckets.add((account, partition, bucket))
 
     def _touch_all_buckets(self) -> None:
         for account, partition, backend in s3_backends.iter_backends():
@@ -473,6 +468,3 @@ def touch_and_commit(*services: str) -> None:
         store.touch(*services)
         store.commit()
 
-
-def services_in(backend_dicts: Iterable[BackendDict]) -> list[str]:
-    return sorted({pickling.backend_key(d) for d in backend_dicts})
