@@ -75,10 +75,11 @@ ui: venv glue-runtime ## the Airflow UI on the local stack until Ctrl-C (http://
 test: venv glue-runtime mwaa-venv ## ruff, then every test (end-to-end included) on two workers
 	scripts/system-deps.sh test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	@# loadfile: a module's tests share one worker, so a module-scoped stack is deployed and run once
+	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-fast: venv glue-runtime ## the tests without the slow end-to-end ones
-	$(VENV)/bin/pytest -n 2 -m "not e2e" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadfile -m "not e2e" $(PYTEST_ARGS)
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,11 @@ The Redshift statements are rendered here from `include/sql` (the same files the
 the execution's input, so the SQL lives in one place. The run ends with the same reconciliation as the daily
 DAG. Use this DAG to compare Step Functions orchestration with the stage-by-stage daily DAG; both write the same
 tables for a day.
+
+**One run per day at a time.** The run holds the day's lock in the lake (`acquire_day_lock` waits for it,
+`release_day_lock` frees it whatever the outcome), the same lock the daily DAG takes, so the two DAGs (and
+separate Airflow set-ups sharing the lake) never process one day at once; see `sales_pipeline.day_lock`.
+The rejected-rows limit here is the Glue job's default argument `--max_reject_share` (infra/cloudformation.json).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pendulum
 from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
 from airflow.sdk import DAG, Param, chain
 
+from sales_pipeline.day_lock import acquire_day_lock, release_day_lock
 from sales_pipeline.naming import execution_name
 from sales_pipeline.stages import state_machine_sql
 from sales_pipeline.validation import reconcile
@@ -67,4 +73,10 @@ with DAG(
         waiter_max_attempts=3 * 3600 // max(POLL_SECONDS, 1),
     )
     # Deferred until the execution ends; a failed execution fails this task with its error and cause.
-    chain(start, reconcile(aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2)))
+    validate = reconcile(aws_conn_id=AWS_CONN_ID, poll_seconds=min(POLL_SECONDS, 2))
+    chain(start, validate)
+
+    # Reliability (issue 16): one run per day at a time, across both DAGs.
+    day_lock = acquire_day_lock(AWS_CONN_ID, poke_seconds=POLL_SECONDS, timeout_seconds=3 * 3600)
+    chain(day_lock, start)
+    chain(validate, release_day_lock(AWS_CONN_ID).as_teardown(setups=day_lock))

@@ -5,8 +5,14 @@ SerDe), the columns with their Hive types and the partition keys. Only registere
 table with no partitions in the catalog is empty, as in Athena); partition values become columns typed per
 ``PartitionKeys``. A caller may pass a predicate over the typed partition values to skip partitions (pruning).
 
-Text formats are read as strings and converted with ``TRY_CAST`` (a value that does not parse becomes NULL, like the
-Hive SerDes); Parquet columns are matched by name, case-insensitively, and cast to the catalog type.
+Text tables are read by their SerDe (``local_aws.hive_serdes``: LazySimpleSerDe, OpenCSVSerde, the OpenX and Hive
+JSON SerDes; anything else is refused with ``UnsupportedSerDeError``), which also decides whether a value that does
+not parse is NULL or fails the read (``BadDataError``). gzip/bzip2 files are decompressed by extension. Parquet
+columns are matched by name, case-insensitively, and cast to the catalog type. A location with ``//`` is read as
+Athena reads it, with the empty folder removed.
+
+Errors: ``TableNotFoundError``; ``UnsupportedTableError`` and its subclasses ``UnsupportedSerDeError`` (not
+emulated, named) and ``BadDataError`` (``error_name`` is Athena's: HIVE_BAD_DATA, HIVE_CURSOR_ERROR).
 
 Usage (in the server process)::
 
@@ -20,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,11 +35,10 @@ from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from moto.glue.models import glue_backends
 
-from local_aws import ACCOUNT_ID, REGION, s3io
+from local_aws import ACCOUNT_ID, REGION, hive_serdes, s3io
 
 PartitionPredicate = Callable[[dict[str, Any]], bool]
 
@@ -50,6 +54,18 @@ class TableNotFoundError(LookupError):
 
 class UnsupportedTableError(ValueError):
     """The table's format or layout is not one this engine reads."""
+
+
+class UnsupportedSerDeError(UnsupportedTableError, hive_serdes.UnsupportedSerDeError):
+    """The table's SerDe, a SerDe property or a compression codec is not emulated (refused by name)."""
+
+
+class BadDataError(UnsupportedTableError):
+    """A file holds a row its SerDe cannot read; ``error_name`` is Athena's (HIVE_BAD_DATA, HIVE_CURSOR_ERROR)."""
+
+    def __init__(self, error_name: str, message: str):
+        self.error_name = error_name
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,17 @@ class GlueTable:
     header_lines: int = 0
     delimiter: str = ","
     parameters: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # the table's SerDe, or why it cannot be read (raised when the table is scanned)
+    serde: Any = field(default=None, compare=False, hash=False)
+
+    def reader_serde(self) -> hive_serdes.SerDe:
+        """The SerDe to read with; UnsupportedSerDeError when it is not emulated."""
+        if isinstance(self.serde, hive_serdes.UnsupportedSerDeError):
+            raise self.serde
+        if self.serde is None:
+            return hive_serdes.resolve(None, {}, self.parameters, self.data_format,
+                                       [(c.name, c.glue_type) for c in self.columns])
+        return self.serde
 
     @property
     def all_columns(self) -> tuple[Column, ...]:
@@ -167,24 +194,22 @@ def python_value(glue_type: str, text: str) -> Any:
 # --- catalog ---------------------------------------------------------------------------------------------------
 
 
-def _data_format(table_input: dict[str, Any]) -> str:
+def _classification(table_input: dict[str, Any]) -> str:
     params = {k.lower(): v for k, v in (table_input.get("Parameters") or {}).items()}
     sd = table_input.get("StorageDescriptor") or {}
     classification = str(params.get("classification", "")).lower()
-    serde = str((sd.get("SerdeInfo") or {}).get("SerializationLibrary", "")).lower()
     input_format = str(sd.get("InputFormat", "")).lower()
-    if classification == "parquet" or "parquet" in serde or "parquet" in input_format:
+    if not classification and "parquet" in input_format:
         return "parquet"
-    if classification == "json" or "json" in serde:
-        return "json"
-    if classification == "csv" or "lazysimpleserde" in serde or "opencsvserde" in serde or "textinputformat" in (
-        input_format
-    ):
-        return "csv"
-    raise UnsupportedTableError(
-        f"cannot tell the format of the table (classification {classification!r}, SerDe {serde!r}); "
-        "supported: csv, json, parquet"
-    )
+    return classification
+
+
+def normalize_location(location: str) -> str:
+    """Athena reads ``s3://bucket/a//b/`` as ``s3://bucket/a/b/`` ("Specify a table location in Amazon S3": an
+    empty folder such as // is removed from the path)."""
+    if not location.startswith("s3://"):
+        return location
+    return "s3://" + re.sub(r"/{2,}", "/", location[len("s3://"):])
 
 
 def describe_table(database: str, table: str) -> GlueTable:
@@ -205,19 +230,27 @@ def describe_table(database: str, table: str) -> GlueTable:
     if not location.startswith("s3://"):
         raise UnsupportedTableError(f"table {db_name}.{table_name} has no s3:// location ({location!r})")
     params = dict(table_input.get("Parameters") or {})
-    serde_params = (sd.get("SerdeInfo") or {}).get("Parameters") or {}
-    header = params.get("skip.header.line.count") or serde_params.get("skip.header.line.count") or "0"
-    delimiter = serde_params.get("field.delim") or serde_params.get("separatorChar") or ","
+    serde_info = sd.get("SerdeInfo") or {}
+    columns = tuple(Column(c["Name"], c["Type"]) for c in sd.get("Columns") or [])
+    try:
+        serde: hive_serdes.SerDe | hive_serdes.UnsupportedSerDeError = hive_serdes.resolve(
+            serde_info.get("SerializationLibrary"), dict(serde_info.get("Parameters") or {}), params,
+            _classification(table_input), [(c.name, c.glue_type) for c in columns],
+        )
+    except hive_serdes.UnsupportedSerDeError as exc:
+        serde = exc  # DESCRIBE and SHOW still work; reading the table raises it
+    usable = serde if isinstance(serde, hive_serdes.SerDe) else None
     return GlueTable(
         database=db_name,
         name=table_name,
-        location=location,
-        data_format=_data_format(table_input),
-        columns=tuple(Column(c["Name"], c["Type"]) for c in sd.get("Columns") or []),
+        location=normalize_location(location),
+        data_format=usable.data_format if usable else "unsupported",
+        columns=columns,
         partition_keys=tuple(Column(c["Name"], c["Type"]) for c in table_input.get("PartitionKeys") or []),
-        header_lines=int(header),
-        delimiter=delimiter,
+        header_lines=usable.header_lines if usable else 0,
+        delimiter=usable.delimiter if usable else ",",
         parameters=params,
+        serde=serde,
     )
 
 
@@ -228,9 +261,9 @@ def list_partitions(table: GlueTable) -> list[Partition]:
     partitions = []
     for part in list(fake.partitions.values()):
         values = [str(v) for v in part.values]
-        location = ((part.partition_input.get("StorageDescriptor") or {}).get("Location")) or (
+        location = normalize_location(((part.partition_input.get("StorageDescriptor") or {}).get("Location")) or (
             _join(table.location, "/".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)))
-        )
+        ))
         partitions.append(Partition(dict(zip(keys, values, strict=True)), location))
     return partitions
 
@@ -256,47 +289,11 @@ def _data_keys(location: str) -> list[tuple[str, str]]:
     return keys
 
 
-def _read_csv(data: bytes, table: GlueTable) -> pa.Table:
-    width = len(table.columns)
-    parsed = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(autogenerate_column_names=True, skip_rows=table.header_lines),
-        parse_options=pacsv.ParseOptions(delimiter=table.delimiter),
-        convert_options=pacsv.ConvertOptions(
-            column_types={f"f{i}": pa.string() for i in range(width + 64)}, strings_can_be_null=False
-        ),
-    )
-    arrays = [
-        parsed.column(i) if i < parsed.num_columns else pa.nulls(parsed.num_rows, pa.string()) for i in range(width)
-    ]
-    return pa.table(arrays, names=[c.name for c in table.columns])
-
-
-def _json_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
-
-
-def _read_json_lines(data: bytes, table: GlueTable) -> pa.Table:
+def _read_text(data: bytes, table: GlueTable, serde: hive_serdes.SerDe) -> pa.Table:
     names = [c.name for c in table.columns]
-    wanted = {n.lower(): i for i, n in enumerate(names)}
-    columns: list[list[str | None]] = [[] for _ in names]
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UnsupportedTableError(f"line {number} is not a JSON object: {exc}") from exc
-        lowered = {str(k).lower(): v for k, v in record.items()} if isinstance(record, dict) else {}
-        for name, index in wanted.items():
-            columns[index].append(_json_text(lowered.get(name)))
-    return pa.table([pa.array(col, pa.string()) for col in columns], names=names)
+    if serde.data_format == "json":
+        return hive_serdes.read_json_lines(serde, data, names)
+    return hive_serdes.read_delimited(serde, data, names)
 
 
 def _read_parquet(data: bytes, table: GlueTable) -> pa.Table:
@@ -309,28 +306,55 @@ def _read_parquet(data: bytes, table: GlueTable) -> pa.Table:
     return pa.table(arrays, names=[c.name for c in table.columns])
 
 
-_READERS = {"csv": _read_csv, "json": _read_json_lines, "parquet": _read_parquet}
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _conform(con: duckdb.DuckDBPyConnection, raw: pa.Table, table: GlueTable, partition: dict[str, str]) -> pa.Table:
-    """Cast a file's columns to the catalog types and append the partition values as typed columns."""
-    selects = []
-    for col in table.columns:
+def _conform(con: duckdb.DuckDBPyConnection, raw: pa.Table, table: GlueTable, partition: dict[str, str],
+             serde: hive_serdes.SerDe, where: str = "") -> pa.Table:
+    """Cast a file's columns to the catalog types (as its SerDe converts them) and append the partition values as
+    typed columns. A strict SerDe's unparsable value raises BadDataError naming it."""
+    casts = []
+    text = serde.data_format != "parquet"
+    if text:
+        raw = hive_serdes.pretype(serde, raw, [c.glue_type for c in table.columns])
+    for index, col in enumerate(table.columns):
         name, target = _quote(col.name), col.duckdb_type
-        selects.append(f"TRY_CAST({name} AS {target}) AS {name}" if target else name)
+        if text:
+            casts.append(hive_serdes.cast_expression(serde, name, col.glue_type, target, raw.schema.field(index).type))
+        else:
+            casts.append(f"TRY_CAST({name} AS {target})" if target else name)
+    selects = [f"{cast} AS {_quote(col.name)}" for cast, col in zip(casts, table.columns, strict=True)]
     for key in table.partition_keys:
         value = partition.get(key.name)
         literal = "NULL" if value is None else "'" + value.replace("'", "''") + "'"
         selects.append(f"TRY_CAST({literal} AS {key.duckdb_type or 'VARCHAR'}) AS {_quote(key.name)}")
     con.register("__raw", raw)
     try:
+        if text and serde.strict:
+            _check_values(con, table, casts, where)
         return con.sql(f"SELECT {', '.join(selects)} FROM __raw").to_arrow_table()
     finally:
         con.unregister("__raw")
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, table: GlueTable, casts: list[str], where: str) -> None:
+    """The first value a strict SerDe cannot convert (present, but NULL once cast) fails the read."""
+    checks = []
+    for index, col in enumerate(table.columns):
+        base = col.glue_type.strip().lower().split("(")[0]
+        if col.duckdb_type is None or base in ("string", "varchar", "char"):
+            continue
+        checks.append(f"CASE WHEN {_quote(col.name)} IS NOT NULL AND ({casts[index]}) IS NULL THEN {index} END")
+    if not checks:
+        return
+    rows = con.execute(f"SELECT coalesce({', '.join(checks)}) AS bad, * FROM __raw "
+                  f"WHERE coalesce({', '.join(checks)}) IS NOT NULL LIMIT 1").fetchall()
+    if rows:
+        row = rows[0]
+        index = row[0]
+        value = row[1 + index]
+        raise BadDataError("HIVE_BAD_DATA", hive_serdes.bad_value_message(value, index) + where)
 
 
 def _empty(table: GlueTable) -> pa.Table:
@@ -348,7 +372,10 @@ def scan_table(table: GlueTable, partition_filter: PartitionPredicate | None = N
     else:
         total = 0
         sources = [(table.location, {})]
-    reader = _READERS[table.data_format]
+    try:
+        serde = table.reader_serde()
+    except hive_serdes.UnsupportedSerDeError as exc:
+        raise UnsupportedSerDeError(str(exc)) from exc
     con = duckdb.connect()
     pieces: list[pa.Table] = []
     files: list[str] = []
@@ -361,15 +388,23 @@ def scan_table(table: GlueTable, partition_filter: PartitionPredicate | None = N
                 scanned += len(data)
                 if not data:
                     continue
+                where = f" (s3://{bucket}/{key})"
                 try:
-                    raw = reader(data, table)
-                except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                    if serde.data_format == "parquet":
+                        raw = _read_parquet(data, table)
+                    else:
+                        raw = _read_text(hive_serdes.decompress(key, data), table, serde)
+                except hive_serdes.UnsupportedSerDeError as exc:
+                    raise UnsupportedSerDeError(str(exc)) from exc
+                except hive_serdes.BadDataError as exc:
+                    raise BadDataError(exc.error_name, str(exc) + where) from exc
+                except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as exc:
                     raise UnsupportedTableError(
                         f"cannot read s3://{bucket}/{key} as {table.data_format}: {exc}"
                     ) from exc
-                pieces.append(_conform(con, raw, table, values))
+                pieces.append(_conform(con, raw, table, values, serde, where))
         if not pieces:
-            pieces.append(_conform(con, _empty(table), table, {}))
+            pieces.append(_conform(con, _empty(table), table, {}, serde))
     finally:
         con.close()
     return TableScan(

@@ -31,6 +31,10 @@ def list_keys(bucket: str, prefix: str = "") -> list[str]:
     return sorted(k for k in list(b.keys.keys()) if k.startswith(prefix) and _live(b.keys.get(k)))
 
 
+def bucket_region(bucket: str) -> str:
+    return _backend().get_bucket(bucket).region_name
+
+
 def get_bytes(bucket: str, key: str) -> bytes:
     obj = _backend().get_object(bucket, key)
     if not _live(obj):

@@ -31,8 +31,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from local_aws import ACCOUNT_ID, REGION, patches, settings
+from local_aws import ACCOUNT_ID, REGION, patches, principal, settings
 from local_aws.backends import LocalBackend
+from local_aws.iam import documents, gate, identity, service_roles, sts  # noqa: F401  (they declare patches)
 from local_aws.services import service_modules
 from local_aws.state import store as state_store
 
@@ -240,10 +241,20 @@ class LocalAWS:
                 return start_response(status, headers, exc_info)
 
             try:
+                # Who is calling and may they (IAM); the caller is then the principal Lake Formation and the
+                # services see (moto builds the whole response inside app()).
+                admission = gate.admit(environ)
+                if admission.refusal is not None:
+                    return admission.refusal(environ, recording_start_response)
                 changes_state = self.store is not None and request_changes_state(environ)
-                result = app(environ, recording_start_response)
+                with principal.acting_as(admission.caller):
+                    result = app(environ, recording_start_response)
+                if admission.service:
+                    result = gate.after(admission, status_seen[0] if status_seen else "", result)
                 # Durable before acknowledged: the server sends status and body only once we return.
                 self._commit(environ, changes_state)
+                if path == "/moto-api/reset":
+                    identity.forget()  # the keys it knew are gone
                 return result
             finally:
                 if log.isEnabledFor(logging.DEBUG):

@@ -94,6 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOCAL_AWS_FSYNC", "on", _choice("on", "off"),
             "`off` skips fsync when state is written: faster, but an acknowledged write can be lost if the machine "
             "(not only the server) goes down"),
+    Setting("LOCAL_AWS_AUTHORIZATION", "on", _choice("on", "off"),
+            "`off` lets every caller do anything (ad-hoc use); `on` authorises each call as AWS would, by the "
+            "caller's IAM policies and Lake Formation grants"),
 )
 
 
@@ -108,6 +111,7 @@ class Settings:
     glue_warm_drivers: int
     glue_runtimes_dir: str  # "project root" or an absolute folder
     fsync: str
+    authorization: str
 
     @property
     def crawler_startup_delay(self) -> float:

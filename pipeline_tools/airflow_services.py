@@ -95,6 +95,7 @@ class AirflowServices:
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "SALES_PIPELINE_DEADLINES": "on",  # runs the scheduler starts honour the DAG's deadline
         }
         self.env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", None)
         self._components = components
@@ -128,10 +129,16 @@ class AirflowServices:
         self.login = Login(self.base_url, ADMIN, read_password(self.home))
         self.client = connect(self.base_url, ADMIN, self.login.password)
 
-    def __exit__(self, *exc) -> None:
+    def stop(self) -> None:
+        """Ask every component to stop (SIGTERM) without waiting: its shutdown (~2 s for the api-server) overlaps
+        what the caller does next; leaving the block waits for it."""
         # Each component runs in its own session: signal the whole group, so its workers stop too.
         for proc in self._procs:
-            _signal_group(proc, signal.SIGTERM)
+            if proc.poll() is None:
+                _signal_group(proc, signal.SIGTERM)
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
         deadline = time.monotonic() + 15
         for proc in self._procs:
             try:

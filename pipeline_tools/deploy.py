@@ -41,6 +41,16 @@ LOCAL_PARAMETERS = {
 }
 
 
+# Locally Airflow runs as a role holding only the AirflowPolicyArn managed policy, so a local run proves that
+# policy is enough. Its trust names MWAA's service principals (Amazon MWAA User Guide, "Amazon MWAA execution
+# role") and the account, since here the local runner stands in for MWAA when it assumes the role.
+AIRFLOW_SESSION_SECONDS = 12 * 3600  # the longest role session STS gives; a backfill may run for hours
+AIRFLOW_ROLE_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]},
+     "Action": "sts:AssumeRole"},
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}
+
+
 class DeployError(RuntimeError):
     """The stack did not reach a complete state; the message names the failing resources and why."""
 
@@ -164,8 +174,58 @@ def deploy_local(endpoint_url: str, repo: Path = REPO, stack_name: str = DEFAULT
                                     region_name="us-east-1")
     prefix = {} if stack_name == DEFAULT_STACK else {"AirflowSecretsPrefix": f"{stack_name}/airflow",
                                                      "ClassificationTagKey": f"{stack_name}_classification"}
-    return deploy(session, endpoint_url, stack_name, artifact_bucket or f"{stack_name}-artifacts",
-                  {**LOCAL_PARAMETERS, **prefix, **(parameters or {})}, repo=Path(repo))
+    parameters = {**LOCAL_PARAMETERS, **prefix, **(parameters or {})}
+    iam = session.client("iam", endpoint_url=endpoint_url)
+    own_role = not parameters.get("AirflowRoleArn")
+    if own_role:  # Airflow's role exists before the stack, which grants it Lake Formation permissions
+        role_name = airflow_role_name(parameters.get("ProjectName", DEFAULT_STACK), session.region_name)
+        parameters["AirflowRoleArn"] = _ensure_airflow_role(iam, role_name)
+    outputs = deploy(session, endpoint_url, stack_name, artifact_bucket or f"{stack_name}-artifacts", parameters,
+                     repo=Path(repo))
+    if own_role:
+        _attach_only(iam, role_name, outputs["AirflowPolicyArn"])
+    return outputs
+
+
+def airflow_role_name(project: str, region: str) -> str:
+    """The local Airflow role's name: the managed policy's (``<ProjectName>-airflow-<Region>``)."""
+    return f"{project}-airflow-{region}"
+
+
+def _ensure_airflow_role(iam, role_name: str) -> str:
+    try:
+        return iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+    return iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(AIRFLOW_ROLE_TRUST),
+                           MaxSessionDuration=AIRFLOW_SESSION_SECONDS,
+                           Description="Airflow locally: only the stack's AirflowPolicyArn")["Role"]["Arn"]
+
+
+def _attach_only(iam, role_name: str, policy_arn: str) -> None:
+    """The role holds exactly ``policy_arn``: no other managed policy, no inline policy."""
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        if attached["PolicyArn"] != policy_arn:
+            iam.detach_role_policy(RoleName=role_name, PolicyArn=attached["PolicyArn"])
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=role_name, PolicyName=name)
+    iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
+
+
+def airflow_credentials(endpoint_url: str, outputs: dict[str, str], session_name: str = "airflow") -> dict[str, str]:
+    """Temporary credentials of the local Airflow role (holding only ``outputs["AirflowPolicyArn"]``), from STS
+    AssumeRole as the account root: {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"}."""
+    region = "us-east-1"
+    policy_arn = outputs["AirflowPolicyArn"]
+    role_name = policy_arn.rsplit("/", 1)[-1]
+    sts = boto3.client("sts", endpoint_url=endpoint_url, region_name=region, aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    account = policy_arn.split(":")[4]
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role_name}", RoleSessionName=session_name,
+                            DurationSeconds=AIRFLOW_SESSION_SECONDS)["Credentials"]
+    return {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"]}
 
 
 def main(argv: list[str] | None = None) -> int:

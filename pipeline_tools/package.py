@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-DAG_FILES = ("sales_pipeline_daily.py", "sales_pipeline_state_machine.py")
+DAG_FILES = ("sales_pipeline_daily.py", "sales_pipeline_state_machine.py", "sales_revenue_report.py")
 PLUGIN_PACKAGE = "sales_pipeline"
 MWAA_DAGS_PATH = "/usr/local/airflow/dags"  # where MWAA puts the environment's DAG folder on every container
 DEFAULT_MWAA_VERSION = "3.3.1"

@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -58,8 +59,10 @@ def dags_test_command(dag_id: str, day: date, rows: int, airflow: str = AIRFLOW)
 
 def follow_run(client, proc: subprocess.Popen, dag_id: str, day: date, since: datetime, progress: Progress,
                interval: float = 1.0):
-    """Show the run `airflow dags test` makes for the day until the process ends; returns the run (or None)."""
+    """Show the run `airflow dags test` makes for the day until the run has ended (or the process has, before
+    any run started); returns the run (or None). The process may still be shutting down."""
     from airflow_client.client import DagRunApi, TaskInstanceApi
+    from airflow_client.client.exceptions import NotFoundException
 
     runs, task_instances = DagRunApi(client), TaskInstanceApi(client)
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -67,19 +70,25 @@ def follow_run(client, proc: subprocess.Popen, dag_id: str, day: date, since: da
     while True:
         finished = proc.poll() is not None
         if run is None:
-            found = runs.get_dag_runs(dag_id, logical_date_gte=logical, logical_date_lte=logical,
-                                      run_after_gte=since, limit=1).dag_runs
+            try:
+                found = runs.get_dag_runs(dag_id, logical_date_gte=logical, logical_date_lte=logical,
+                                          run_after_gte=since, limit=1).dag_runs
+            except NotFoundException:  # `dags test` has not stored the DAG yet (a fresh state dir)
+                found = []
             run = found[0] if found else None
         if run is not None:
+            run = runs.get_dag_run(dag_id, run.dag_run_id)
             progress.update(task_instances.get_task_instances(dag_id, run.dag_run_id, limit=100).task_instances)
+            if run.state.value in ("success", "failed"):
+                return run
         if finished:
-            return runs.get_dag_run(dag_id, run.dag_run_id) if run is not None else None
+            return run
         time.sleep(interval)
 
 
 def run_dag(env: dict, af, args: argparse.Namespace, log_path: Path, console: Console) -> bool:
     """`airflow dags test` for the day, followed through the api-server `af` beside it; True when the run
-    succeeded."""
+    succeeded (the api-server is then already stopping)."""
     from airflow_client.client import TaskInstanceApi
 
     from pipeline_tools.failures import print_failures
@@ -94,10 +103,18 @@ def run_dag(env: dict, af, args: argparse.Namespace, log_path: Path, console: Co
         title = f"{args.dag_id} {args.date} ({args.rows:,} rows)"
         with Progress(console, lambda tis, now: task_table(tis, now, title), TaskLines().changes) as progress:
             run = follow_run(af.client, proc, args.dag_id, args.date, since, progress)
-        ok = proc.returncode == 0 and run is not None and run.state.value == "success"
-        if not ok:
+        succeeded = run is not None and run.state.value == "success"
+        if succeeded:
+            af.stop()  # nothing more to show: the api-server stops while `dags test` exits
+        proc.wait()
+        if succeeded and proc.returncode == 0:
+            return True
+        if succeeded:
+            console.print(f"[bold red]FAILED[/]: `airflow dags test` exited with {proc.returncode} after the run "
+                          f"succeeded; see {log_path}")
+        else:
             print_failures(console, TaskInstanceApi(af.client), args.dag_id, run, console_log=log_path)
-        return ok
+        return False
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -108,9 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
     from local_aws.server import LocalAWS
-    from pipeline_tools.airflow_services import AirflowServices
-    from pipeline_tools.deploy import deploy_local
-    from pipeline_tools.report import print_summary, write_revenue_chart
 
     os.environ.setdefault("LOCAL_AWS_TIME_SCALE", str(args.time_scale))
     state_dir = args.state_dir.resolve()
@@ -118,25 +132,45 @@ def main(argv: list[str] | None = None) -> int:
     log_path = state_dir / "logs" / f"{args.dag_id}-{args.date}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with StateLock(state_dir), LocalAWS(port=args.port, state_dir=state_dir / "local-aws") as aws:
-        console.print(f"local AWS at {aws.endpoint_url} (state in {aws.state_dir})")
-        bare = airflow_env(airflow_home, aws.endpoint_url, {})
-        migrate(bare, args.airflow)
-        # The api-server needs neither the stack nor its outputs: it starts while the stack deploys.
-        with AirflowServices(bare, airflow_home, components=("api-server",), port=args.ui_port or None,
-                             wait=False) as af:
-            outputs = deploy_local(aws.endpoint_url, REPO)
-            console.print(f"stack deployed: lake s3://{outputs['DataLakeBucket']}, "
-                          f"cluster {outputs['RedshiftClusterId']}")
-            console.print(f"running {args.dag_id} for {args.date} with {args.rows:,} rows "
-                          f"(airflow dags test; its output: {log_path})")
-            if not run_dag(airflow_env(airflow_home, aws.endpoint_url, outputs), af, args, log_path, console):
+    with StateLock(state_dir), ThreadPoolExecutor(1) as background:
+        # The metadata database needs no AWS: it is migrated while the local AWS starts (~3 s each).
+        migrated = background.submit(migrate, airflow_env(airflow_home, None, {}), args.airflow)
+        with LocalAWS(port=args.port, state_dir=state_dir / "local-aws") as aws:
+            console.print(f"local AWS at {aws.endpoint_url} (state in {aws.state_dir})")
+            migrated.result()
+            if not run_with_aws(aws, airflow_home, args, log_path, console):
                 return 1
-        print_summary(aws.endpoint_url, outputs, args.date.isoformat())
-        chart = write_revenue_chart(aws.endpoint_url, outputs, state_dir.parent / "reports" / "daily_revenue.png")
-        console.print(f"chart of daily revenue: {chart}")
     console.print(f"done in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def run_with_aws(aws, airflow_home: Path, args: argparse.Namespace, log_path: Path, console: Console) -> bool:
+    """Deploy, run the DAG beside the api-server, then print the summary, the cost and the chart; False when the
+    run failed (its failures printed)."""
+    from pipeline_tools.airflow_services import AirflowServices
+    from pipeline_tools.cost import cost_lines, read_cost_record
+    from pipeline_tools.deploy import deploy_local
+    from pipeline_tools.report import print_summary, write_revenue_chart
+
+    bare = airflow_env(airflow_home, aws.endpoint_url, {})
+    # The api-server needs neither the stack nor its outputs: it starts while the stack deploys.
+    with AirflowServices(bare, airflow_home, components=("api-server",), port=args.ui_port or None,
+                         wait=False) as af:
+        outputs = deploy_local(aws.endpoint_url, REPO)
+        console.print(f"stack deployed: lake s3://{outputs['DataLakeBucket']}, "
+                      f"cluster {outputs['RedshiftClusterId']}")
+        console.print(f"running {args.dag_id} for {args.date} with {args.rows:,} rows "
+                      f"(airflow dags test; its output: {log_path})")
+        if not run_dag(airflow_env(airflow_home, aws.endpoint_url, outputs), af, args, log_path, console):
+            return False
+        # The api-server is stopping already; the summary is read while it does.
+        print_summary(aws.endpoint_url, outputs, args.date.isoformat())
+        if cost := read_cost_record(aws.endpoint_url, outputs["DataLakeBucket"], args.date.isoformat()):
+            print(f"\ncost of the run ({cost['run_id']})", *cost_lines(cost), sep="\n")
+        chart = write_revenue_chart(aws.endpoint_url, outputs,
+                                    args.state_dir.resolve().parent / "reports" / "daily_revenue.png")
+        console.print(f"chart of daily revenue: {chart}")
+    return True
 
 
 if __name__ == "__main__":

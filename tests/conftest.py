@@ -7,10 +7,11 @@ import os
 import boto3
 import pytest
 
-for _name, _value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
-                      ("AWS_DEFAULT_REGION", "us-east-1")):
-    os.environ.setdefault(_name, _value)
+from tests.unit_test_roles import create_unit_test_roles
 
+for _name, _value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"),
+                      ("AWS_DEFAULT_REGION", "us-east-1"), ("LOCAL_AWS_AUTHORIZATION", "on")):
+    os.environ.setdefault(_name, _value)
 
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory):
@@ -18,7 +19,30 @@ def local_aws(tmp_path_factory):
     from local_aws.server import LocalAWS
 
     with LocalAWS(port=0, state_dir=tmp_path_factory.mktemp("local-aws-state")) as server:
+        create_unit_test_roles(server.endpoint_url)
+        _in_process_servers.append(server)
         yield server
+        _in_process_servers.remove(server)
+
+
+_in_process_servers: list = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def account_defaults_per_module():
+    """Each module starts on the shared server with the unit-test roles in place and leaves the account's defaults
+    behind it, so no module depends on which ran before it on its worker: a module may reset moto (which deletes
+    the roles) or deploy the template, whose data lake settings are account-wide (Lake Formation Developer Guide,
+    "Changing the default settings for your data lake": CreateDatabaseDefaultPermissions becomes [] for every
+    database created after it)."""
+    if _in_process_servers:
+        create_unit_test_roles(_in_process_servers[0].endpoint_url)  # ~10 ms when they exist
+    yield
+    if _in_process_servers:
+        from moto.lakeformation.models import lakeformation_backends
+
+        for _, _, backend in lakeformation_backends.iter_backends():
+            backend.settings.clear()  # a defaultdict: each catalog's settings are the defaults again
 
 
 @pytest.fixture(scope="session")

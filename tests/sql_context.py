@@ -41,6 +41,7 @@ STACK_OUTPUTS = {
     "RedshiftQueryStateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PROJECT}-RedshiftQuery",
     "DataPipelineStateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PROJECT}-DataPipeline",
     "AthenaWorkGroup": f"{PROJECT}-analytics",
+    "AlertTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{PROJECT}-alerts",
 }
 
 _ENVIRONMENT = jinja2.Environment(

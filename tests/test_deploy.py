@@ -36,7 +36,7 @@ CONTRACT_OUTPUTS = {
     "DataLakeBucket", "AthenaResultsBucket", "GlueDatabaseName", "RawCrawlerName", "ProcessedCrawlerName",
     "AggregatedCrawlerName", "GlueJobName", "LoaderFunctionName", "LoaderFunctionArn", "RedshiftClusterId",
     "RedshiftDatabaseName", "RedshiftSecretArn", "RedshiftRoleArn", "RunGlueCrawlerStateMachineArn",
-    "RedshiftQueryStateMachineArn", "DataPipelineStateMachineArn", "AthenaWorkGroup",
+    "RedshiftQueryStateMachineArn", "DataPipelineStateMachineArn", "AthenaWorkGroup", "AlertTopicArn",
 }
 # The hand-off to Airflow on AWS: the policy for its role, the Variable's secret, the secrets backend setting.
 AIRFLOW_OUTPUTS = {"AirflowPolicyArn", "AirflowVariableSecretArn", "AirflowSecretsBackendKwargs"}

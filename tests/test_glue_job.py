@@ -22,7 +22,7 @@ pytestmark = pytest.mark.spark
 
 pyspark = pytest.importorskip("pyspark")
 
-from glue_runtime_session import GlueRuntimeSession  # noqa: E402
+from glue_runtime_session import GlueRuntimeError, GlueRuntimeSession  # noqa: E402
 
 from include.glue import sales_job  # noqa: E402
 from include.loader.synthetic import generate_csv, generate_rows  # noqa: E402
@@ -105,6 +105,7 @@ def test_manifest_reconciles_every_reason(dirty_run):
     assert manifest["rejected_by_reason"] == EXPECTED_REJECTS
     assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_rejected"]
     assert [Path(f).name for f in manifest["source_files"]] == ["sales.csv", "sales.jsonl"]
+    assert manifest["skipped_files"] == []
     on_disk = json.loads((root / "manifests" / "sales" / f"dt={RUN_DATE}.json").read_text())
     assert on_disk == manifest
 
@@ -191,9 +192,25 @@ def test_all_rows_rejected_gives_empty_partition(glue5, tmp_path):
 def test_missing_day_fails_naming_the_path(glue5, tmp_path):
     with pytest.raises(sales_job.JobInputError, match=r"dt=2024-01-05"):
         glue5.run_sales_job(job_args(tmp_path))
-    place_raw(tmp_path, RUN_DATE, {"notes.txt": b"not sales"})
-    with pytest.raises(sales_job.JobInputError, match=r"no \*\.csv.*dt=2024-01-05"):
+    place_raw(tmp_path, RUN_DATE, {"empty.csv": b""})
+    with pytest.raises(sales_job.JobInputError, match=r"no \*\.csv.*dt=2024-01-05.*empty\.csv"):
         glue5.run_sales_job(job_args(tmp_path))
+
+
+def test_a_file_the_job_cannot_read_fails_the_day_naming_every_such_file(glue5, tmp_path):
+    """Glue reads bzip and gzip CSV/JSON (Using the CSV format in AWS Glue,
+    https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-format-csv-home.html); anything else
+    beside good input fails the job by name rather than vanishing from the day."""
+    good = b"card_id,customer_id,price,product_id,timestamp\n1,2,3.00,4,2024-01-05 10:00:00\n"
+    place_raw(tmp_path, RUN_DATE, {"a.csv": good, "notes.txt": b"not sales", "b.csv.zst": b"\x28\xb5\x2f\xfd"})
+    with pytest.raises(sales_job.JobInputError, match=r"2 file\(s\).*b\.csv\.zst.*notes\.txt"):
+        glue5.run_sales_job(job_args(tmp_path))
+
+
+def test_input_format_follows_the_name_and_one_codec_suffix():
+    assert [sales_job.input_format(n) for n in ("a.csv", "A.CSV.gz", "b.jsonl.bz2", "c.JSON", "d.csv.zip",
+                                                  "e.gz", "f.csv.gz.gz", "g.txt", "h.csv.GZ")] == [
+        "csv", "csv", "json", "json", None, None, None, None, None]
 
 
 def test_csv_without_required_columns_is_rejected_clearly(glue5, tmp_path):
@@ -270,18 +287,21 @@ def test_build_manifest_fails_loudly_when_rows_do_not_reconcile():
 
 
 
-def test_csv_columns_are_taken_by_header_name_and_every_header_is_checked(glue5, tmp_path):
+def test_csv_columns_are_taken_by_each_files_own_header(glue5, tmp_path):
     place_raw(tmp_path, RUN_DATE, {"a.csv": b"timestamp,price,product_id,customer_id,card_id\n"
                                             b"2024-01-05 10:00:00,$2.00,7,11,1\n"})
     manifest = glue5.run_sales_job(job_args(tmp_path))
     assert manifest["rows_out"] == 1
     row = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5").to_pylist()[0]
     assert (row["card_id"], row["customer_id"], row["product_id"], row["price"]) == (1, 11, 7, Decimal("2.00"))
-    # A second file in another column order would be read by position: the job must fail, not swap columns.
-    place_raw(tmp_path, RUN_DATE, {"b.csv": b"card_id,customer_id,price,product_id,timestamp\n"
-                                            b"2,12,3.00,8,2024-01-05 11:00:00\n"})
-    with pytest.raises(Exception, match="b.csv"):
-        glue5.run_sales_job(job_args(tmp_path))
+    # A second file in another column order (and with an extra column) is mapped by its own header.
+    place_raw(tmp_path, RUN_DATE, {"b.csv": b"card_id,customer_id,note,price,product_id,timestamp\n"
+                                            b"2,12,hi,3.00,8,2024-01-05 11:00:00\n"})
+    manifest = glue5.run_sales_job(job_args(tmp_path))
+    assert manifest["rows_out"] == 2
+    rows = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5").to_pylist()
+    assert sorted((r["card_id"], r["customer_id"], r["product_id"], r["price"]) for r in rows) == [
+        (1, 11, 7, Decimal("2.00")), (2, 12, 8, Decimal("3.00"))]
 
 
 def test_the_first_copy_in_input_order_is_kept_across_files(glue5, tmp_path):
@@ -339,3 +359,40 @@ def test_script_runs_as_a_glue_style_command(tmp_path):
 def _no_leftover_warehouse():
     yield
     shutil.rmtree("spark-warehouse", ignore_errors=True)
+
+
+def test_a_price_with_more_than_two_decimals_is_rejected_not_rounded(glue5, tmp_path):
+    """decimal(10,2) would round 12.505 to 12.51: a silent change of value, so the row is rejected instead;
+    12.500 is the same value as 12.50 and kept."""
+    csv = (b"card_id,customer_id,price,product_id,timestamp\n"
+           b"1,2,12.505,4,2024-01-05 10:00:00\n"
+           b"2,2,$12.999,4,2024-01-05 10:00:01\n"
+           b"3,2,12.500,4,2024-01-05 10:00:02\n"
+           b"4,2,-1.005,4,2024-01-05 10:00:03\n")
+    place_raw(tmp_path, RUN_DATE, {"sales.csv": csv})
+    manifest = glue5.run_sales_job(job_args(tmp_path))
+    assert manifest["rejected_by_reason"] == {"bad_price": 1, "price_scale_exceeded": 2}
+    rows = read_parquet_folder(tmp_path / "processed" / "sales" / "year=2024" / "month=1" / "day=5").to_pylist()
+    assert [(r["card_id"], r["price"]) for r in rows] == [(3, Decimal("12.50"))]
+
+
+def test_too_many_rejects_fail_before_anything_is_written(glue5, tmp_path):
+    csv = (b"card_id,customer_id,price,product_id,timestamp\n"
+           b"1,2,1.00,4,2024-01-05T10:00:00\n"
+           b"2,2,1.00,4,2024-01-05T10:00:01\n"
+           b"3,2,1.00,4,2024-01-05 10:00:02\n"
+           b"4,2,1.00,4,2024-01-05 10:00:03\n")
+    place_raw(tmp_path, RUN_DATE, {"sales.csv": csv})
+    args = {**job_args(tmp_path), "max_reject_share": "0.5"}
+    assert glue5.run_sales_job(args)["rows_rejected"] == 2  # 50% is not more than 50%
+    manifest_file = tmp_path / "manifests" / "sales" / f"dt={RUN_DATE}.json"
+    before = manifest_file.read_bytes()
+    place_raw(tmp_path, RUN_DATE, {"sales.csv": csv.replace(b"3,2,1.00,4,2024-01-05 10:00:02",
+                                                             b"3,2,1.00,4,2024-01-05T10:00:02")})
+    expected = r"RejectThresholdExceeded: 2024-01-05: 3 of 4 rows rejected"
+    expected += r" \(75\.0%\).*50\.0%.*reasons: bad_timestamp 3;"
+    with pytest.raises(GlueRuntimeError, match=expected):
+        glue5.run_sales_job(args)
+    assert manifest_file.read_bytes() == before
+    with pytest.raises(sales_job.JobInputError, match="max_reject_share"):
+        sales_job.parse_arguments(["job", *[f"--{k}={v}" for k, v in {**args, "max_reject_share": "2"}.items()]])

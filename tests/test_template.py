@@ -27,7 +27,6 @@ from template_utils import (
 )
 
 # One xdist worker runs the whole module, so the checkov scan (a few seconds) happens once.
-pytestmark = pytest.mark.xdist_group("template")
 
 VENV_BIN = Path(sys.executable).parent
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -414,6 +413,7 @@ OUTPUT_TARGETS = {
     "RedshiftQueryStateMachineArn": ("Ref", "AWS::StepFunctions::StateMachine"),
     "DataPipelineStateMachineArn": ("Ref", "AWS::StepFunctions::StateMachine"),
     "AthenaWorkGroup": ("Ref", "AWS::Athena::WorkGroup"),
+    "AlertTopicArn": ("Ref", "AWS::SNS::Topic"),
 }
 
 
@@ -762,7 +762,7 @@ def test_variable_secret_holds_exactly_the_contract_outputs():
     document = json.loads(secret["SecretString"]["Fn::Sub"])
     contract = [name for name in backticked_names("Stack outputs") if re.fullmatch(r"[A-Z][A-Za-z]+", name)
                 and not name.startswith("Airflow")]
-    assert set(document) == set(contract) and len(contract) == 17
+    assert set(document) == set(contract) and len(contract) == 18
     for key, placeholder in document.items():
         value = template["Outputs"][key]["Value"]
         expected = "${%s}" % value["Ref"] if "Ref" in value else "${%s.%s}" % tuple(value["Fn::GetAtt"])
@@ -796,13 +796,30 @@ AIRFLOW_CALLS = {
     "athena:GetQueryResults": {"AthenaHook"},
     "glue:GetDatabase": {"AthenaHook"}, "glue:GetTable": {"AthenaHook"}, "glue:GetPartitions": {"AthenaHook"},
     "lakeformation:GetDataAccess": {"AthenaHook"},
-    "s3:GetBucketLocation": {"AthenaHook"}, "s3:ListBucket": {"AthenaHook"}, "s3:AbortMultipartUpload": {"AthenaHook"},
-    # reconcile -> S3Hook.read_key (the manifest) and load_string (the reconciliation report); Athena results too
-    "s3:GetObject": {"S3Hook", "AthenaHook"}, "s3:PutObject": {"S3Hook", "AthenaHook"},
+    "s3:GetBucketLocation": {"AthenaHook"}, "s3:AbortMultipartUpload": {"AthenaHook"},
+    # Athena's results bucket; and the lake, so that reading a day lock that is absent is 404, not 403 (Amazon S3
+    # API Reference, GetObject, "Permissions")
+    "s3:ListBucket": {"AthenaHook", "S3Hook"},
+    # reconcile -> S3Hook.read_key (the manifest) and load_string (the reconciliation report); Athena results too;
+    # the day lock (plugins/sales_pipeline/day_lock.py) gets, conditionally puts and deletes its lock object
+    "s3:GetObject": {"S3Hook", "AthenaHook"}, "s3:PutObject": {"S3Hook", "AthenaHook", "AwsBaseHook"},
+    "s3:DeleteObject": {"S3Hook"},
+    # validate.run_cost (plugins/sales_pipeline/cost_record.py, usage.py) -> AwsBaseHook's session: GetJob and
+    # GetJobRun (above), DescribeExecution (above) and GetExecutionHistory, BatchGetQueryExecution, DescribeClusters,
+    # PutObject of quality/sales/dt=<ds>/cost.json
+    "states:GetExecutionHistory": {"AwsBaseHook"}, "athena:BatchGetQueryExecution": {"AwsBaseHook"},
+    "redshift:DescribeClusters": {"AwsBaseHook"},
+    # on_failure_callback -> SnsNotifier -> SnsHook.publish_to_target; the deadline callback -> SnsHook
+    # .apublish_to_target (both Publish)
+    "sns:Publish": {"SnsNotifier", "SnsHook"},
 }
+# sales_revenue_report -> S3Hook: list_keys and get_key under aggregated/daily_sales_revenue/, load_string and
+# put_object under reports/weekly_revenue/ (ListBucket, GetObject and PutObject are above)
+AIRFLOW_CALLS["s3:ListBucket"] = AIRFLOW_CALLS["s3:ListBucket"] | {"S3Hook"}
 AIRFLOW_AWS_CLASSES = {"LambdaInvokeFunctionOperator", "StepFunctionStartExecutionOperator", "GlueJobOperator",
                        "GlueCrawlerSensor", "RedshiftDataHook", "AthenaHook", "S3Hook", "StepFunctionHook",
-                       "RedshiftStatementSensor", "RedshiftDataTrigger", "SecretsManagerBackend"}
+                       "RedshiftStatementSensor", "RedshiftDataTrigger", "SecretsManagerBackend", "AwsBaseHook",
+                       "SnsNotifier", "SnsHook"}
 
 
 def airflow_policy_statements() -> dict[str, dict]:
@@ -834,6 +851,11 @@ def test_airflow_policy_allows_exactly_the_calls_the_dags_make():
     assert statements["ReadSecrets"]["Resource"] == [{"Ref": "RedshiftSecret"}, {"Ref": "AirflowVariableSecret"}]
     assert statements["ReadManifests"]["Resource"] == {"Fn::Sub": "${DataLakeBucket.Arn}/manifests/sales/*"}
     assert statements["WriteReconciliation"]["Resource"] == {"Fn::Sub": "${DataLakeBucket.Arn}/quality/sales/*"}
+    assert statements["DayLock"]["Resource"] == {"Fn::Sub": "${DataLakeBucket.Arn}/locks/sales/*"}
+    assert statements["DayLockAbsentIsNotFound"]["Resource"] == {"Fn::GetAtt": ["DataLakeBucket", "Arn"]}
+    assert statements["ReportWrite"]["Resource"] == {"Fn::Sub": "${DataLakeBucket.Arn}/reports/weekly_revenue/*"}
+    assert statements["ReportListAggregates"]["Condition"] == {
+        "StringLike": {"s3:prefix": "aggregated/daily_sales_revenue/*"}}
     assert "cluster:${RedshiftCluster}" in json.dumps(statements["RedshiftDataOnCluster"]["Resource"])
     assert "workgroup/${AnalyticsWorkGroup}" in json.dumps(statements["AthenaQueries"]["Resource"])
     # The manifest and report keys are the ones the reconcile task renders.

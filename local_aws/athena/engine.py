@@ -23,21 +23,24 @@ from moto.glue.models import glue_backends
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from local_aws import ACCOUNT_ID, REGION
-from local_aws.athena import ddl
+from local_aws import ACCOUNT_ID, REGION, principal
+from local_aws.athena import ctas, ddl, functions
 from local_aws.athena.errors import AthenaQueryError, from_duckdb, position
 from local_aws.athena.pruning import partition_filter
 from local_aws.athena.results import ResultColumn, render
 from local_aws.athena.typecheck import check_literal_comparisons
 from local_aws.catalog_tables import (
+    BadDataError,
     GlueTable,
     TableNotFoundError,
+    UnsupportedSerDeError,
     UnsupportedTableError,
     describe_table,
     discover_partitions,
     list_partitions,
     scan_table,
 )
+from local_aws.lakeformation import engines as lakeformation
 
 DEFAULT_CATALOG = "awsdatacatalog"
 
@@ -50,6 +53,7 @@ class QueryResult:
     substatement_type: str  # SELECT, SHOW_TABLES, DESCRIBE, MSCK_REPAIR_TABLE, ...
     bytes_scanned: int = 0
     files_read: list[str] = field(default_factory=list)
+    update_count: int = 0  # rows written by CREATE TABLE AS (GetQueryResults UpdateCount)
 
     @property
     def has_header_row(self) -> bool:
@@ -60,13 +64,17 @@ class QueryResult:
 class QueryRun:
     """One statement's execution; ``interrupt()`` (from another thread) aborts a running DuckDB query."""
 
-    def __init__(self, sql: str, database: str | None, catalog: str | None):
+    def __init__(self, sql: str, database: str | None, catalog: str | None, output_dir: str | None = None,
+                 query_id: str | None = None):
         self.sql = sql.strip().rstrip(";").strip()
         self.database = (database or "default").lower()
         self.catalog = (catalog or DEFAULT_CATALOG).lower()
+        self.output_dir = output_dir  # the query's result location: CTAS writes under <it>/tables/<query id>/
+        self.query_id = query_id or "local"
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self._interrupted = False
+        self.principal = principal.current()  # who submitted it: Lake Formation checks it, not the worker thread
 
     def interrupt(self) -> None:
         with self._lock:
@@ -83,6 +91,10 @@ class QueryRun:
             time.sleep(0.05)
 
     def execute(self) -> QueryResult:
+        with principal.acting_as(self.principal):  # catalog writes (DDL) are the submitter's, as its creator
+            return self._execute()
+
+    def _execute(self) -> QueryResult:
         if not self.sql:
             raise AthenaQueryError("INVALID_INPUT", "The query string is empty")
         if self.catalog != DEFAULT_CATALOG:
@@ -105,6 +117,8 @@ class QueryRun:
             raise AthenaQueryError("INVALID_INPUT", f"Only one sql statement is allowed. Got: {self.sql}")
         statement = statements[0]
         kind = str(statement.args.get("kind")).upper()
+        if isinstance(statement, exp.Drop) and kind in ("DATABASE", "SCHEMA"):
+            return statement
         if isinstance(statement, exp.Drop | exp.Create | exp.Alter) and kind != "TABLE":
             raise AthenaQueryError(
                 "NOT_SUPPORTED", f"{statement.key.upper()} {kind} is not supported by the local Athena"
@@ -122,7 +136,7 @@ class QueryRun:
         if catalog != DEFAULT_CATALOG:
             raise AthenaQueryError("CATALOG_NOT_FOUND", f"Catalog '{catalog}' does not exist", line, col)
         try:
-            return describe_table(database, ref.name)
+            table = describe_table(database, ref.name)
         except TableNotFoundError as exc:
             if not exc.database_exists:
                 raise AthenaQueryError(
@@ -132,15 +146,24 @@ class QueryRun:
                 "TABLE_NOT_FOUND", f"Table '{catalog}.{database}.{ref.name.lower()}' does not exist", line, col
             ) from exc
         except UnsupportedTableError as exc:
-            raise AthenaQueryError("HIVE_BAD_DATA", str(exc), line, col) from exc
+            raise _table_error(exc, line, col) from exc
+        lakeformation.athena_describe(self.principal, table.database, table.name)
+        return table
 
     def _run_statement(self) -> QueryResult:
         tree = self._parse()
         if isinstance(tree, exp.Describe):
             return _describe(self, tree.this)
+        if isinstance(tree, exp.Create | exp.Drop | exp.Alter):
+            lakeformation.athena_ddl(self.principal, tree, self.database)
+        if isinstance(tree, exp.Create) and tree.expression is not None:
+            return self._create_table_as(tree)
         if isinstance(tree, exp.Create):
             ddl.create_external_table(tree, self.database)
             return QueryResult([], [], "DDL", "CREATE_TABLE")
+        if isinstance(tree, exp.Drop) and str(tree.args.get("kind")).upper() in ("DATABASE", "SCHEMA"):
+            ddl.drop_database(tree)
+            return QueryResult([], [], "DDL", "DROP_DATABASE")
         if isinstance(tree, exp.Drop):
             ddl.drop_table(tree, self.database)
             return QueryResult([], [], "DDL", "DROP_TABLE")
@@ -148,6 +171,26 @@ class QueryRun:
             table = self._resolve(tree.this)
             ddl.add_partitions(tree, table.database, table.name, table.location, [k.name for k in table.partition_keys])
             return QueryResult([], [], "DDL", "ALTER_TABLE_ADD_PARTITION")
+        description, raw_rows, scanned, files = self._query(tree)
+        columns = [ResultColumn(d[0], str(d[1])) for d in description]
+        rows = [tuple(render(v) for v in row) for row in raw_rows]
+        return QueryResult(columns, rows, "DML", "SELECT", scanned, files)
+
+    def _create_table_as(self, tree: exp.Create) -> QueryResult:
+        measured: dict[str, Any] = {}
+
+        def run_query(select: exp.Expression):
+            description, table, measured["scanned"], measured["files"] = self._query(select, arrow=True)
+            return table, [str(d[1]) for d in description]
+
+        output = (self.output_dir or "").rstrip("/")
+        default_location = f"{output}/tables/{self.query_id}/" if output else ""
+        written = ctas.create_table_as(tree, self.database, run_query, default_location, self.query_id)
+        return QueryResult([], [], "DDL", "CREATE_TABLE_AS_SELECT", measured.get("scanned", 0),
+                           measured.get("files", []), update_count=written)
+
+    def _query(self, tree: exp.Expression, arrow: bool = False) -> tuple[list, Any, int, list[str]]:
+        """Run a query over the catalog: (DuckDB description, rows or an Arrow table, bytes scanned, files)."""
         cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         refs = [
             t for t in tree.find_all(exp.Table)
@@ -176,6 +219,9 @@ class QueryRun:
                 raise _cancelled()
             # Trino divides integers as integers (7 / 2 = 3); DuckDB would return 3.5.
             con = self._con = duckdb.connect(config={"integer_division": True})
+            # UTC: Athena's session time zone (timestamp with time zone values are shown in UTC). ICU is statically
+            # linked but not loaded yet when connect() reads its config, hence SET.
+            con.execute("SET TimeZone = 'UTC'")
         try:
             registered: dict[tuple[str, str], str] = {}
             scanned, files = 0, []
@@ -185,22 +231,31 @@ class QueryRun:
                 try:
                     scan = scan_table(table, keep)
                 except UnsupportedTableError as exc:
-                    raise AthenaQueryError("HIVE_BAD_DATA", str(exc)) from exc
+                    raise _table_error(exc) from exc
                 scanned += scan.bytes_scanned
                 files += scan.files
                 registered[key] = f"__athena_t{i}"
-                con.register(registered[key], scan.table)
+                con.register(registered[key], lakeformation.athena_select(self.principal, *key, scan.table))
             for ref, key in resolved:
                 alias = ref.alias_or_name
                 replacement = exp.Table(this=exp.to_identifier(registered[key]))
                 replacement.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
                 ref.replace(replacement)
             _name_unaliased_columns(tree)
+            functions.rewrite(tree)
+            schema = {registered[key]: {c.name: c.duckdb_type or "VARCHAR" for c in table.all_columns}
+                      for key, table in tables.items()}
+            tree = functions.retype(tree, schema)
             duck_sql = tree.sql(dialect="duckdb")
             try:
-                cursor = con.execute(duck_sql)
-                description = cursor.description or []
-                raw_rows = cursor.fetchall()
+                if arrow:
+                    relation = con.sql(duck_sql)
+                    description = list(zip(relation.columns, relation.types, strict=True))
+                    raw_rows = relation.to_arrow_table()
+                else:
+                    cursor = con.execute(duck_sql)
+                    description = cursor.description or []
+                    raw_rows = cursor.fetchall()
             except duckdb.InterruptException as exc:
                 raise _cancelled() from exc
             except duckdb.Error as exc:
@@ -211,9 +266,16 @@ class QueryRun:
             with self._lock:
                 self._con = None
             con.close()
-        columns = [ResultColumn(d[0], str(d[1])) for d in description]
-        rows = [tuple(render(v) for v in row) for row in raw_rows]
-        return QueryResult(columns, rows, "DML", "SELECT", scanned, files)
+        return description, raw_rows, scanned, files
+
+
+def _table_error(exc: UnsupportedTableError, line: int | None = None, col: int | None = None) -> AthenaQueryError:
+    """A table the engine cannot read: NOT_SUPPORTED for what is not emulated, else the SerDe's error name."""
+    if isinstance(exc, UnsupportedSerDeError):
+        return AthenaQueryError("NOT_SUPPORTED", str(exc), line, col)
+    if isinstance(exc, BadDataError):
+        return AthenaQueryError(exc.error_name, str(exc), line, col)
+    return AthenaQueryError("HIVE_BAD_DATA", str(exc), line, col)
 
 
 class QueryCancelled(Exception):
@@ -276,6 +338,11 @@ def _table_for(run: QueryRun, database: str | None, table: str) -> GlueTable:
 
 
 def _run_utility(run: QueryRun) -> QueryResult | None:
+    database = ddl.CREATE_DATABASE.match(run.sql)
+    if database:
+        if_not_exists, quoted, plain, rest = database.groups()
+        ddl.create_database(bool(if_not_exists), quoted or plain, rest)
+        return QueryResult([], [], "DDL", "CREATE_DATABASE")
     for kind, pattern in _UTILITY:
         match = pattern.match(run.sql)
         if match:
@@ -290,11 +357,13 @@ def _show_tables(run: QueryRun, database: str | None, like: str | None) -> Query
     if name not in databases:
         raise AthenaQueryError("SCHEMA_NOT_FOUND", f"Schema '{name}' does not exist")
     tables = sorted(t for t in backend.databases[databases[name]].tables if _athena_like(t, like))
+    tables = lakeformation.athena_visible_tables(run.principal, databases[name], tables)
     return QueryResult(_varchar("tab_name"), [(t,) for t in tables], "UTILITY", "SHOW_TABLES")
 
 
 def _show_databases(run: QueryRun, like: str | None) -> QueryResult:
     names = sorted(d for d in glue_backends[ACCOUNT_ID][REGION].databases if _athena_like(d, like))
+    names = lakeformation.athena_visible_databases(run.principal, names)
     return QueryResult(_varchar("database_name"), [(d,) for d in names], "UTILITY", "SHOW_DATABASES")
 
 
@@ -307,14 +376,14 @@ def _show_partitions(run: QueryRun, database: str | None, table: str) -> QueryRe
 
 
 def _show_columns(run: QueryRun, database: str | None, table: str) -> QueryResult:
-    glue_table = _table_for(run, database, table)
+    glue_table = lakeformation.athena_described(run.principal, _table_for(run, database, table))
     return QueryResult(_varchar("field"), [(c.name,) for c in glue_table.all_columns], "UTILITY", "SHOW_COLUMNS")
 
 
 def _describe(run: QueryRun, ref: Any) -> QueryResult:
     if not isinstance(ref, exp.Table):
         raise AthenaQueryError("NOT_SUPPORTED", "DESCRIBE takes a table name")
-    glue_table = run._resolve(ref)
+    glue_table = lakeformation.athena_described(run.principal, run._resolve(ref))
     rows: list[tuple[str | None, ...]] = [(c.name, c.glue_type, "") for c in glue_table.all_columns]
     if glue_table.partition_keys:
         rows += [("", None, None), ("# Partition Information", None, None), ("# col_name", "data_type", "comment")]
@@ -327,6 +396,7 @@ def _msck_repair(run: QueryRun, database: str | None, table: str) -> QueryResult
     glue_table = _table_for(run, database, table)
     if not glue_table.partition_keys:
         raise AthenaQueryError("NOT_SUPPORTED", f"Table {glue_table.database}.{glue_table.name} is not partitioned")
+    lakeformation.athena_alter(run.principal, glue_table.database, glue_table.name)
     known = {tuple(p.values.values()) for p in list_partitions(glue_table)}
     missing = [p for p in discover_partitions(glue_table) if tuple(p.values.values()) not in known]
     backend = glue_backends[ACCOUNT_ID][REGION]

@@ -23,23 +23,32 @@ _ERROR_TYPES = {
     "NOT_SUPPORTED": 1009,
     "DIVISION_BY_ZERO": 1010,
     "HIVE_BAD_DATA": 1011,
+    "HIVE_CURSOR_ERROR": 1013,
+    "ALREADY_EXISTS": 1014,
     "INVALID_INPUT": 1012,
+    "HIVE_DDL_ERROR": 1015,
+    "HIVE_PATH_ALREADY_EXISTS": 1016,
+    "HIVE_COLUMN_ORDER_MISMATCH": 1017,
     "GENERIC_INTERNAL_ERROR": 200,
 }
 
 
 class AthenaQueryError(Exception):
-    def __init__(self, name: str, message: str, line: int | None = None, column: int | None = None):
+    """``bare``: the message stands alone, as Athena shows the Hive DDL engine's errors ("FAILED: ...")."""
+
+    def __init__(self, name: str, message: str, line: int | None = None, column: int | None = None,
+                 bare: bool = False):
         self.name = name
         self.detail = message
         self.line = line
         self.column = column
+        self.bare = bare
         position = f"line {line}:{column}: " if line is not None and column is not None else ""
-        super().__init__(f"{name}: {position}{message}")
+        super().__init__(message if bare else f"{name}: {position}{message}")
 
     def __reduce__(self):
         # saved with its execution (the state store pickles it): rebuild from the parts, not the formatted text
-        return type(self), (self.name, self.detail, self.line, self.column)
+        return type(self), (self.name, self.detail, self.line, self.column, self.bare)
 
     @property
     def category(self) -> int:
@@ -109,3 +118,14 @@ def from_duckdb(exc: duckdb.Error, sql: str) -> AthenaQueryError:
 def _strip_kind(text: str) -> str:
     """'Binder Error: something' -> 'something'."""
     return re.sub(r"^[A-Za-z ]+Error: ", "", text)
+
+
+def hive_ddl_error(exception: str, message: str) -> AthenaQueryError:
+    """An error of Athena's Hive DDL engine, worded as Athena reports it, e.g. ``FAILED: Execution Error, return
+    code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. AlreadyExistsException(message:Database x already exists)``."""
+    return AthenaQueryError(
+        "HIVE_DDL_ERROR",
+        f"FAILED: Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. "
+        f"{exception}(message:{message})",
+        bare=True,
+    )

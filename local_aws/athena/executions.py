@@ -7,8 +7,9 @@ in the local S3, as Athena writes them.
 State and runtime are apart: the executions (with their results) are plain data owned by the caller (the Athena
 service keeps them on its backend, which the state store saves); ``QueryExecutions`` is the runtime that runs them
 (a queue, worker threads, the DuckDB query in flight). When a worker ends a query it calls
-``on_end(execution, changed)``, ``changed`` naming the moto services the query changed ("s3" for its result files,
-"glue" for DDL), so the caller makes the outcome durable at once. ``settle_interrupted`` ends an execution that a
+``on_end(execution, end, changed)``: ``end`` sets the final state, error and result on the execution it is given,
+``changed`` names the moto services the query changed ("s3" for its result files, "glue" for DDL); the caller makes
+the end durable, then visible (``local_aws.state.store.finish``). ``settle_interrupted`` ends an execution that a
 restart found QUEUED or RUNNING.
 """
 
@@ -146,7 +147,8 @@ class QueryExecutions:
     """The pool that runs the caller's ``executions`` (a dict it owns and saves), changed in place."""
 
     def __init__(self, executions: dict[str, QueryExecution],
-                 on_end: Callable[[QueryExecution, set[str]], None] | None = None) -> None:
+                 on_end: Callable[[QueryExecution, Callable[[QueryExecution], None], set[str]], None] | None = None,
+                 ) -> None:
         self.executions = executions
         self.on_end = on_end
         self.lock = threading.RLock()  # the executions, and each query's end with its commit
@@ -187,7 +189,8 @@ class QueryExecutions:
             forget_old(self.executions, time.time())
             self.executions[query_id] = execution
         try:
-            execution.run = QueryRun(_bind_parameters(query, execution_parameters), database, catalog)
+            execution.run = QueryRun(_bind_parameters(query, execution_parameters), database, catalog,
+                                     output_dir=output_dir, query_id=query_id)
         except AthenaQueryError as exc:
             execution.error = exc
             self._finish(execution, "FAILED", str(exc))
@@ -236,15 +239,26 @@ class QueryExecutions:
         execution.completed = time.time()
         execution.state = state  # last: a final state means the record is complete (see final_key)
 
-    def _end(self, execution: QueryExecution, changed: set[str], state: str, reason: str | None = None) -> None:
-        """A worker ends a query: the final state and its durability (``on_end``) in one step under ``lock``,
-        which readers hold too, so nobody sees an ended query that a crash could take back."""
+    def _end(self, execution: QueryExecution, changed: set[str], state: str, reason: str | None = None, *,
+             error: AthenaQueryError | None = None, result: QueryResult | None = None) -> None:
+        """A worker ends a query: its final state, error and result go to ``on_end``, which makes them durable and
+        only then sets them (``local_aws.state.store.finish``), so nobody sees an end a crash could take back.
+        Under ``lock``, so a StopQueryExecution cannot cancel it meanwhile."""
+
+        def end(ending: QueryExecution) -> None:
+            if error is not None:
+                ending.error = error
+            if result is not None:
+                ending.result = result
+            self._finish(ending, state, reason)
+
         with self.lock:
             if execution.state not in ACTIVE_STATES:
                 return  # stopped while queued, in a request
-            self._finish(execution, state, reason)
             if self.on_end is not None:
-                self.on_end(execution, changed)
+                self.on_end(execution, end, changed)
+            else:
+                end(execution)
 
     def _execute(self, execution: QueryExecution) -> None:
         with self.lock:
@@ -270,25 +284,23 @@ class QueryExecutions:
             self._write_results(execution, result)
         except QueryCancelled as exc:
             if self._closed:  # interrupted by shutdown, not by StopQueryExecution
-                execution.error = AthenaQueryError("GENERIC_INTERNAL_ERROR", INTERRUPTED)
-                self._end(execution, changed, "FAILED", str(execution.error))
+                error = AthenaQueryError("GENERIC_INTERNAL_ERROR", INTERRUPTED)
+                self._end(execution, changed, "FAILED", str(error), error=error)
             else:
                 self._end(execution, changed, "CANCELLED", str(exc))
             return
         except AthenaQueryError as exc:
             changed.add("glue")  # a DDL statement may have changed part of the catalog before it failed
-            execution.error = exc
-            self._end(execution, changed, "FAILED", str(exc))
+            self._end(execution, changed, "FAILED", str(exc), error=exc)
             log.info("athena query %s failed: %s", execution.query_id, exc)
             return
         except Exception as exc:  # an engine bug must still end the query, with a message
             changed.add("glue")
             log.exception("athena query %s crashed", execution.query_id)
-            execution.error = AthenaQueryError("GENERIC_INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
-            self._end(execution, changed, "FAILED", str(execution.error))
+            error = AthenaQueryError("GENERIC_INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+            self._end(execution, changed, "FAILED", str(error), error=error)
             return
-        execution.result = result
-        self._end(execution, changed, "SUCCEEDED")
+        self._end(execution, changed, "SUCCEEDED", result=result)
         log.info(
             "athena query %s %s: %d rows, %d files read (%d bytes)", execution.query_id, execution.state,
             len(result.rows), len(result.files_read), result.bytes_scanned,

@@ -32,7 +32,7 @@ class TargetLayout:
     """A target's data files, grouped by partition (values in key order; () for an unpartitioned table)."""
 
     bucket: str
-    prefix: str  # '' or ending with '/'
+    prefix: str  # '' or ending with '/' (a folder); an object's key for the table of one file
     partition_keys: list[str]
     partitions: dict[tuple[str, ...], list[DataFile]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # data files outside the table's layout
@@ -67,25 +67,52 @@ def is_data_key(relative_key: str) -> bool:
 
 
 def exclusion_matcher(patterns: list[str] | None) -> Callable[[str], bool]:
-    """Glue's exclude patterns, relative to the target: ``*`` stays within a folder, ``**`` crosses folders,
-    ``?`` is one character, ``{a,b}`` is either."""
-    regexes = []
-    for pattern in patterns or []:
-        out, i = "", 0
-        while i < len(pattern):
-            char = pattern[i]
-            if pattern.startswith("**", i):
-                out, i = out + ".*", i + 2
-                continue
-            if char == "{" and "}" in pattern[i:]:
-                end = pattern.index("}", i)
-                out += "(?:" + "|".join(re.escape(alt) for alt in pattern[i + 1 : end].split(",")) + ")"
-                i = end + 1
-                continue
-            out += {"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char))
-            i += 1
-        regexes.append(re.compile(out))
+    """Glue's exclude patterns, matched against a key relative to the include path ("Include and exclude patterns",
+    AWS Glue developer guide): ``*`` matches within a folder, ``**`` crosses folders, ``?`` is one character,
+    ``[abc]`` / ``[a-z]`` / ``[!a-c]`` a bracket expression (inside it ``*``, ``?`` and ``\\`` are themselves),
+    ``{a,b}`` a group of subpatterns (not nested), ``\\`` escapes the next character; a leading dot is an ordinary
+    character."""
+    regexes = [re.compile(_glob_regex(pattern, in_group=False)[0]) for pattern in patterns or []]
     return lambda relative_key: any(r.fullmatch(relative_key) for r in regexes)
+
+
+def _glob_regex(pattern: str, in_group: bool, start: int = 0) -> tuple[str, int]:
+    """The regex of ``pattern[start:]`` up to its end (or, in a group, up to the ``,`` or ``}`` that ends the
+    subpattern) and where it stopped."""
+    out, i = "", start
+    while i < len(pattern):
+        char = pattern[i]
+        if in_group and char in ",}":
+            return out, i
+        if char == "\\" and i + 1 < len(pattern):
+            out, i = out + re.escape(pattern[i + 1]), i + 2
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif char == "*":
+            out, i = out + "[^/]*", i + 1
+        elif char == "?":
+            out, i = out + "[^/]", i + 1
+        elif char == "[" and "]" in pattern[i + 2 + pattern.startswith("!", i + 1):]:
+            negate = pattern.startswith("!", i + 1)
+            first = i + 1 + negate
+            end = pattern.index("]", first + 1)  # a ']' right after '[' or '[!' is a member
+            members = pattern[first:end]
+            escaped = "".join("\\" + c if c in "\\^[]" or (c == "-" and n in (0, len(members) - 1)) else c
+                              for n, c in enumerate(members))
+            # a bracket expression matches one character of a name component: never '/'
+            out, i = out + ("[^" + escaped + "/]" if negate else "(?!/)[" + escaped + "]"), end + 1
+        elif char == "{" and not in_group:
+            alternatives, i = [], i + 1
+            while True:
+                alternative, i = _glob_regex(pattern, in_group=True, start=i)
+                alternatives.append(alternative)
+                if i >= len(pattern) or pattern[i] == "}":
+                    break
+                i += 1  # past the ','
+            out, i = out + "(?:" + "|".join(alternatives) + ")", i + 1
+        else:
+            out, i = out + re.escape(char), i + 1
+    return out, i
 
 
 def _folder_pair(index: int, folder: str) -> tuple[str, str]:

@@ -1,10 +1,16 @@
 """Classify one data file (csv, json, parquet) and infer its columns as Glue/Hive types, as Glue's built-in
 classifiers do.
 
-- CSV (with a header): every column is ``string`` unless all its non-empty sampled values are integers (``bigint``)
-  or numbers (``double``); a single non-numeric value makes the column ``string``.
+- CSV ("Built-in classifiers", AWS Glue developer guide): the delimiter is one of comma, pipe, tab, semicolon or
+  Ctrl-A. The first row is a header only when every column of it parses as a string, has fewer than 150 characters
+  (the last column excepted) and is a valid column name, AND the rest of the data is sufficiently different: at
+  least one column of the other rows parses as other than string. Otherwise the first row stays data and the
+  columns are named ``col0``, ``col1``, ... Every column is ``string`` unless all its non-empty sampled values are
+  integers (``bigint``) or numbers (``double``); a single non-numeric value makes the column ``string``.
 - JSON lines: one object per line; JSON types map to bigint, double, boolean, string, array<...>, struct<...>.
 - Parquet: only the footer is read (``pyarrow.parquet.read_schema``); Arrow types map to Hive types.
+
+Column names are lower-cased, as the crawler writes them to the catalog (Hive names are case-insensitive).
 
 Text formats are sampled (the first ``SAMPLE_BYTES`` of each file, whole lines only), as Glue samples too.
 """
@@ -24,22 +30,34 @@ import pyarrow.parquet as pq
 
 SAMPLE_BYTES = 1024 * 1024  # how much of a text file the classifier reads
 PARQUET_MAGIC = b"PAR1"
-CSV_DELIMITERS = (",", "|", "\t", ";")
+CSV_DELIMITERS = (",", "|", "\t", ";", "\x01")
+HEADER_MAX_CHARS = 150
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
 _BIGINT_RANGE = (-(2**63), 2**63 - 1)
 
 
+# "If no classifier returns a certainty greater than 0.0, AWS Glue returns the default classification string of
+# UNKNOWN" ("Adding classifiers to a crawler in AWS Glue").
+UNKNOWN = "UNKNOWN"
+
+
 class UnreadableFileError(ValueError):
-    """A data file the crawler cannot classify or parse; the crawl fails with this message."""
+    """A data file no built-in classifier recognises (its message names the file and why); the crawler classifies
+    it UNKNOWN."""
+
+
+class NotEmulatedError(ValueError):
+    """Data a real crawler reads that the local one does not (for example an Arrow type with no Hive mapping here);
+    the crawl fails with this message, naming it."""
 
 
 @dataclass
 class FileSchema:
     """What one file contributes to its table."""
 
-    classification: str  # csv | json | parquet
+    classification: str  # csv | json | parquet | UNKNOWN
     columns: list[tuple[str, str]]  # (name, Glue type), in file order
     record_count: int | None = None  # exact for Parquet (footer), sampled estimate otherwise
     properties: dict[str, str] = field(default_factory=dict)  # delimiter, quoting, compression
@@ -121,33 +139,66 @@ def _value_type(value: str) -> str | None:
     return "string"
 
 
-def _csv(key: str, text: str) -> FileSchema:
-    lines = text.splitlines()
-    header_line = next((line for line in lines if line.strip()), "")
-    if not header_line:
-        raise UnreadableFileError(f"{key}: empty CSV file (no header)")
-    delimiter = max(CSV_DELIMITERS, key=header_line.count)
-    if header_line.count(delimiter) == 0:
-        delimiter = ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    rows = [row for row in rows if row]
-    header = [name.strip() for name in rows[0]]
-    if any(not name for name in header) or len({n.lower() for n in header}) != len(header):
-        raise UnreadableFileError(f"{key}: the CSV header must name every column once: {header_line!r}")
-    column_types: list[str | None] = [None] * len(header)
-    for row in rows[1:]:
-        for index, value in enumerate(row[: len(header)]):
+def _column_types(rows: list[list[str]], width: int) -> list[str | None]:
+    column_types: list[str | None] = [None] * width
+    for row in rows:
+        for index, value in enumerate(row[:width]):
             seen = _value_type(value.strip())
             if seen is None:
                 continue
             current = column_types[index]
             column_types[index] = seen if current is None else merge_types(current, seen)
+    return column_types
+
+
+def _header_candidate(row: list[str]) -> bool:
+    """Built-in CSV classifier: every column of a potential header parses as a string, has content of fewer than
+    150 characters (except the last column) and is a valid column name (non-empty, at most 255 characters)."""
+    for index, value in enumerate(row):
+        name = value.strip()
+        if _value_type(name) != "string" or len(name) > 255:
+            return False
+        if index < len(row) - 1 and len(name) >= HEADER_MAX_CHARS:
+            return False
+    return True
+
+
+def _csv(key: str, text: str) -> FileSchema:
+    lines = text.splitlines()
+    first_line = next((line for line in lines if line.strip()), "")
+    if not first_line:
+        raise UnreadableFileError(f"{key}: empty CSV file")
+    delimiter = max(CSV_DELIMITERS, key=first_line.count)
+    if first_line.count(delimiter) == 0:
+        delimiter = ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows = [row for row in rows if row]
+    first, rest = rows[0], rows[1:]
+    if not rest:
+        # "To be classified as CSV, the table schema must have at least two columns and two rows of data": a lone
+        # line (a header-only file of an empty day) says nothing of the schema; its table takes the other files'.
+        return FileSchema(classification="csv", columns=[], record_count=0,
+                          properties={"delimiter": delimiter, "quoted": "false", "header": "unknown"})
+    rest_types = _column_types(rest, len(first))
+    # "If all columns are of type STRING, then the first row of data is not sufficiently different from
+    # subsequent rows to be used as the header."
+    has_header = _header_candidate(first) and any(t not in (None, "string") for t in rest_types)
+    if has_header:
+        names = [name.strip().lower() for name in first]
+        if len(set(names)) != len(names):
+            raise UnreadableFileError(f"{key}: the CSV header names a column twice: {first_line!r}")
+        column_types, records = rest_types, len(rest)
+    else:
+        width = max(len(row) for row in rows)
+        names = [f"col{i}" for i in range(width)]
+        column_types, records = _column_types(rows, width), len(rows)
     quoted = '"' in text
     return FileSchema(
         classification="csv",
-        columns=[(name, t or "string") for name, t in zip(header, column_types, strict=True)],
-        record_count=len(rows) - 1,
-        properties={"delimiter": delimiter, "quoted": "true" if quoted else "false"},
+        columns=[(name, t or "string") for name, t in zip(names, column_types, strict=True)],
+        record_count=records,
+        properties={"delimiter": delimiter, "quoted": "true" if quoted else "false",
+                    "header": "true" if has_header else "false"},
     )
 
 
@@ -193,7 +244,7 @@ def _json_lines(key: str, text: str) -> FileSchema:
             seen = _json_type(value)
             lowered = name.lower()
             if lowered not in columns:
-                columns[lowered] = (name, seen)
+                columns[lowered] = (lowered, seen)
             elif seen is not None:
                 known = columns[lowered][1]
                 columns[lowered] = (columns[lowered][0], seen if known is None else merge_types(known, seen))
@@ -244,7 +295,7 @@ def hive_type(arrow_type: pa.DataType) -> str:
         return f"map<{hive_type(t.key_type)},{hive_type(t.item_type)}>"
     if pa.types.is_struct(t):
         return "struct<" + ",".join(f"{f.name}:{hive_type(f.type)}" for f in t) + ">"
-    raise UnreadableFileError(f"unsupported Parquet type {t}")
+    raise NotEmulatedError(f"the Parquet type {t} is not mapped to a Hive type by the local crawler")
 
 
 def _parquet(key: str, open_file: Callable[[], BinaryIO]) -> FileSchema:
@@ -254,12 +305,10 @@ def _parquet(key: str, open_file: Callable[[], BinaryIO]) -> FileSchema:
         schema = footer.schema.to_arrow_schema()
     except (pa.ArrowException, OSError) as exc:
         raise UnreadableFileError(f"{key}: not a readable Parquet file: {exc}") from exc
-    compression = "none"
-    if footer.num_row_groups and footer.row_group(0).num_columns:
-        compression = str(footer.row_group(0).column(0).compression).lower()
+    # No "compression" property: a Parquet file's codec is internal, and "AWS Glue does not populate the
+    # compressionType property" for it ("How crawlers work"); only a whole-file codec sets it.
     return FileSchema(
         classification="parquet",
-        columns=[(f.name, hive_type(f.type)) for f in schema],
+        columns=[(f.name.lower(), hive_type(f.type)) for f in schema],
         record_count=footer.num_rows,
-        properties={"compression": compression},
     )

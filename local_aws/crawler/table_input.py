@@ -29,10 +29,12 @@ def _format(classification: str, columns: list[tuple[str, str]], properties: dic
     if classification == "json":
         return TEXT_INPUT, TEXT_OUTPUT, {
             "SerializationLibrary": JSON_SERDE, "Parameters": {"paths": ",".join(name for name, _ in columns)},
-        }, {"compressionType": "none"}
+        }, {"compressionType": properties.get("compression", "none")}
     delimiter = properties.get("delimiter", ",")
-    extra = {"compressionType": "none", "delimiter": delimiter, "skip.header.line.count": "1",
+    extra = {"compressionType": properties.get("compression", "none"), "delimiter": delimiter,
              "areColumnsQuoted": properties.get("quoted", "false")}
+    if properties.get("header", "true") == "true":
+        extra["skip.header.line.count"] = "1"  # no header detected: the first line is data
     if properties.get("quoted") == "true":  # Glue switches to OpenCSVSerde when values are quoted
         serde = {"SerializationLibrary": OPEN_CSV_SERDE,
                  "Parameters": {"separatorChar": delimiter, "quoteChar": '"', "escapeChar": "\\"}}
@@ -62,6 +64,14 @@ def build_table_input(
         **statistics,
         "UPDATED_BY_CRAWLER": crawler_name,
     }
+    return _table_input(name, parameters, partition_keys, location, columns,
+                        {"InputFormat": input_format, "OutputFormat": output_format, "SerdeInfo": serde})
+
+
+def _table_input(name: str, parameters: dict[str, str], partition_keys: list[str], location: str,
+                 columns: list[tuple[str, str]], formats: dict[str, Any]) -> dict[str, Any]:
+    """A crawler's TableInput: ``formats`` are the storage descriptor's InputFormat, OutputFormat and SerdeInfo
+    (as many as the classifier gave)."""
     return {
         "Name": name,
         "Owner": "owner",
@@ -72,11 +82,9 @@ def build_table_input(
         "StorageDescriptor": {
             "Columns": [{"Name": n, "Type": t} for n, t in columns],
             "Location": location,
-            "InputFormat": input_format,
-            "OutputFormat": output_format,
+            **formats,
             "Compressed": False,
             "NumberOfBuckets": -1,
-            "SerdeInfo": serde,
             "BucketColumns": [],
             "SortColumns": [],
             "Parameters": dict(parameters),
@@ -104,3 +112,21 @@ def shape(table_input: dict[str, Any]) -> dict[str, Any]:
         "serde": descriptor.get("SerdeInfo"),
         "parameters": parameters,
     }
+
+
+def build_unknown_table_input(*, name: str, location: str, compression: str, size: int, crawler_name: str
+                              ) -> dict[str, Any]:
+    """The table of one file no classifier recognised: classification UNKNOWN ("If no classifier returns a
+    certainty greater than 0.0, AWS Glue returns the default classification string of UNKNOWN", "Adding classifiers
+    to a crawler in AWS Glue"), with no columns and no SerDe since no classifier gave a schema (the AWS Knowledge
+    Center article "athena-syntax-error-select-not-allowed" names crawler tables of classification UNKNOWN and
+    tables without defined columns as ones Athena cannot query). ``location`` is the object."""
+    parameters = {
+        "classification": "UNKNOWN",
+        "typeOfData": "file",
+        "compressionType": compression,
+        "objectCount": "1",
+        "sizeKey": str(size),
+        "UPDATED_BY_CRAWLER": crawler_name,
+    }
+    return _table_input(name, parameters, [], location, [], {"SerdeInfo": {}})

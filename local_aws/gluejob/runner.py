@@ -9,14 +9,21 @@ The script gets the arguments as Glue passes them (``--JOB_ID``, ``--JOB_RUN_ID`
 NonOverridableArguments last), with ``s3://`` values staged to local paths (``local_aws.gluejob.staging``) and
 the ``--extra-py-files`` on the script's PYTHONPATH.
 Spark is configured light through ``PYSPARK_SUBMIT_ARGS`` (``local[*]``, no UI, 4 shuffle partitions), so a script
-that builds its own ``SparkSession`` picks it up. The process's output is the driver log, kept as a file and
-shipped to CloudWatch Logs (``/aws-glue/jobs/output``, stream = run id) while it runs.
+that builds its own ``SparkSession`` picks it up. The process's stdout is the driver log and its stderr (Spark's
+log4j output, tracebacks) the error log, kept as files and shipped to CloudWatch Logs while it runs, as Glue does:
+``/aws-glue/jobs/output`` and ``/aws-glue/jobs/error``, stream = run id ("Logging for AWS Glue jobs").
 The process is a pre-started driver from ``local_aws.gluejob.warm_pool`` when one fits (same JVM settings, no
-``--extra-py-files``), else a fresh ``python <script>``; either way one process group per run.
+``--extra-py-files``), else a fresh ``python launch.py <script>``; either way one process group per run.
+
+The job process gets ``awsglue_lib`` on its PYTHONPATH (this local AWS's ``awsglue`` library and the job side of the
+runner, ``local_glue_job``): ``s3://`` paths used by the script are staged on demand (``LOCAL_AWS_GLUE_S3_ROOT``,
+``LOCAL_AWS_GLUE_S3_MANIFEST``), and a watchdog on ``LOCAL_AWS_SERVER_PID`` ends the process group when the local AWS
+dies, so no Spark driver outlives it (``local_glue_job.launch``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -31,10 +38,11 @@ from pathlib import Path
 
 from local_aws import REGION, s3io, settings
 from local_aws.gluejob import warm_pool
-from local_aws.gluejob.cloudwatch import DriverLogShipper
+from local_aws.gluejob.cloudwatch import ERROR_GROUP, DriverLogShipper
 from local_aws.gluejob.runtimes import GlueRuntime
 from local_aws.gluejob.staging import Staging, stage_arguments, stage_python_files, sync_back
 from local_aws.gluejob.warm_pool import WarmDriver
+from local_aws.iam import service_roles
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +51,17 @@ log = logging.getLogger(__name__)
 TIMEOUT_UNIT_ENV = "LOCAL_AWS_GLUE_SECONDS_PER_TIMEOUT_MINUTE"
 DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default
 _STOP_GRACE_SECONDS = 5
+AWSGLUE_LIB = Path(__file__).with_name("awsglue_lib")  # on the job process's PYTHONPATH only
+LAUNCHER = AWSGLUE_LIB / "local_glue_job" / "launch.py"
 _LOG_SHIP_SECONDS = 1.0  # how often the driver log reaches CloudWatch Logs while the script runs
 
 SPARK_SUBMIT_ARGS = (
     "--master local[*] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4 "
     "--conf spark.driver.memory=1g pyspark-shell"
 )
+
+S3_MANIFEST = "s3-manifest.jsonl"  # in the run's work folder (staging.Staging.write_manifest)
+BOOKMARK_IN, BOOKMARK_OUT = "bookmark-in.json", "bookmark-out.json"  # awsglue_lib/awsglue/bookmarks.py
 
 ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
 
@@ -72,11 +85,19 @@ class JobRun:
     completed_on: float | None = None
     process: subprocess.Popen | None = None
     stop_requested: bool = False
-    on_done: Callable[[JobRun], None] | None = None
+    # the service's end of the run: makes the final state (set by the given function) durable, then visible
+    on_done: Callable[[JobRun, Callable[[JobRun], None]], None] | None = None
+    on_commit: Callable[[JobRun], None] | None = None  # keeps bookmark_out as the job's bookmark
+    bookmark_in: dict | None = None  # the job's committed bookmark state, handed to the script (then dropped)
+    bookmark_out: dict | None = None  # what Job.commit() saved in a successful run, for the service to keep
 
     @property
     def driver_log(self) -> Path:
         return self.run_dir / "driver.log"
+
+    @property
+    def error_log(self) -> Path:
+        return self.run_dir / "driver-error.log"
 
     @property
     def execution_seconds(self) -> int:
@@ -89,6 +110,14 @@ class JobRun:
             self.error_message = error
         if state not in ACTIVE_STATES:
             self.completed_on = self.modified_on
+
+    def end(self, state: str, error: str | None = None) -> None:
+        """The run's final state, through ``on_done`` (the service makes it durable, then visible) when set."""
+        change = lambda ending: ending.set_state(state, error)  # noqa: E731
+        if self.on_done is not None:
+            self.on_done(self, change)
+        else:
+            change(self)
 
 
 def glue_argv(run: JobRun, python: str, script: Path, arguments: dict[str, str]) -> list[str]:
@@ -150,9 +179,11 @@ def stop(run: JobRun) -> None:
 
 
 def execute(run: JobRun) -> None:
-    """Run to completion (in the caller's thread): stage, run the script, sync back, set the final state."""
+    """Run to completion (in the caller's thread): stage, run the script, sync back, end the run. The final state is
+    handed to ``run.on_done`` (the service makes it durable, then visible), never set before."""
     staging: Staging | None = None
     work = run.run_dir / "work"
+    final: tuple[str, str | None] = ("FAILED", "the run ended without an outcome")
     try:
         run.run_dir.mkdir(parents=True, exist_ok=True)
         if run.runtime is None:
@@ -166,40 +197,55 @@ def execute(run: JobRun) -> None:
             staging.files_copied, staging.placeholders, run.driver_log,
         )
         if run.stop_requested:
-            run.set_state("STOPPED")
+            final = ("STOPPED", None)
             return
         python_path = stage_python_files(run.arguments.get("--extra-py-files", ""), work / "extra-py-files")
+        staging.write_manifest(work / S3_MANIFEST)
+        if run.bookmark_in is not None:
+            (work / BOOKMARK_IN).write_text(json.dumps(run.bookmark_in))
+            run.bookmark_in = None
         outcome = _run_script(run, python, script, arguments, work, python_path)
         if outcome == "SUCCEEDED":
+            staging.merge_manifest(work / S3_MANIFEST)
             report = sync_back(staging)
+            if (work / BOOKMARK_OUT).exists():
+                run.bookmark_out = json.loads((work / BOOKMARK_OUT).read_text())
+                if run.on_commit is not None:  # on AWS Job.commit() is in effect before the run ends
+                    run.on_commit(run)
             log.info(
                 "glue job %s run %s succeeded: %d files uploaded, %d keys deleted",
                 run.job_name, run.run_id, len(report.uploaded), len(report.deleted),
             )
-            run.set_state("SUCCEEDED")
+            final = ("SUCCEEDED", None)
         elif outcome == "FAILED":
-            text = run.driver_log.read_text(errors="replace")
             code = run.process.returncode if run.process else None
-            message = error_from_log(text) or f"Script exited with code {code}"
-            run.set_state("FAILED", f"{staging.uris_for_paths(message)} (driver log: {run.driver_log})")
+            message = (error_from_log(_read(run.error_log)) or error_from_log(_read(run.driver_log))
+                       or f"Script exited with code {code}")
+            final = ("FAILED", f"{staging.uris_for_paths(message)} (driver log: {run.driver_log})")
         elif outcome == "TIMEOUT":
-            run.set_state("TIMEOUT", f"Job run timed out after {run.timeout_minutes} minutes "
-                                     f"(driver log: {run.driver_log})")
+            final = ("TIMEOUT", f"Job run timed out after {run.timeout_minutes} minutes (driver log: {run.driver_log})")
         else:
-            run.set_state("STOPPED")
+            final = ("STOPPED", None)
     except Exception as exc:  # staging or sync failures end the run with a message, never silently
         log.exception("glue job %s run %s failed outside the script", run.job_name, run.run_id)
-        run.set_state("FAILED", f"{type(exc).__name__}: {exc} (driver log: {run.driver_log})")
+        final = ("FAILED", f"{type(exc).__name__}: {exc} (driver log: {run.driver_log})")
     finally:
+        run.end(*final)
         shutil.rmtree(work, ignore_errors=True)
-        if run.on_done is not None:
-            run.on_done(run)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _download_script(run: JobRun, work: Path) -> Path:
     if not run.script_location.startswith("s3://"):
         raise ValueError(f"Command.ScriptLocation must be an s3:// URI, got {run.script_location!r}")
     bucket, key = s3io.split_uri(run.script_location)
+    service_roles.require_s3("s3:GetObject", bucket, key)  # Glue reads the script as the job's role
     try:
         body = s3io.get_bytes(bucket, key)
     except Exception as exc:
@@ -216,8 +262,8 @@ def spark_environment(
     """The environment a job's driver process gets (a cold run's, and a warm driver's at start-up); ``python``
     is the runtime's interpreter, which also runs the Python workers."""
     env = dict(os.environ)
-    if python_path:
-        env["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [*map(str, python_path), str(AWSGLUE_LIB), *filter(None, [env.get("PYTHONPATH")])])
     env.pop(TIMEOUT_UNIT_ENV, None)
     # The runtime's PySpark finds its own Spark jars; a SPARK_HOME or driver Python inherited from the local
     # AWS's environment would start another Spark.
@@ -229,10 +275,12 @@ def spark_environment(
         SPARK_LOCAL_IP="127.0.0.1",
         SPARK_LOCAL_DIRS=str(spark_local_dirs),
         AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID=env.get("AWS_ACCESS_KEY_ID", "local"),
-        AWS_SECRET_ACCESS_KEY=env.get("AWS_SECRET_ACCESS_KEY", "local"),
         PYTHONUNBUFFERED="1",
+        LOCAL_AWS_SERVER_PID=str(os.getpid()),  # the job process's watchdog (local_glue_job.launch)
     )
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.update(service_roles.job_environment({"AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "local"),
+                                              "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "local")}))
     if endpoint_url:
         env["AWS_ENDPOINT_URL"] = endpoint_url  # boto3 in the script talks to this local AWS
     return env
@@ -244,7 +292,7 @@ def _start_process(
     """The run's driver process: a warm one when the pool has one that fits (same runtime, same JVM settings),
     else a cold ``python script``."""
     argv = glue_argv(run, python, script, arguments)
-    env = spark_environment(run.endpoint_url, work / "spark-tmp", python_path, python)
+    env = run_environment(run, work, python_path, python)
     if python_path:
         log.info("glue job %s run %s starts cold: --extra-py-files must be on the PYTHONPATH when Spark starts",
                  run.job_name, run.run_id)
@@ -252,7 +300,7 @@ def _start_process(
         driver = warm_pool.POOL.claim(env)
         if driver is not None:
             try:
-                driver.hand_over(argv, work, env, run.driver_log)
+                driver.hand_over(argv, work, env, run.driver_log, run.error_log)
             except OSError as exc:  # it died between the check and the hand-over
                 log.warning("warm Spark driver pid %d could not take run %s (%s); starting cold",
                             driver.process.pid, run.run_id, exc)
@@ -264,15 +312,23 @@ def _start_process(
     return _start_cold(run, argv, work, env), None
 
 
+def run_environment(run: JobRun, work: Path, python_path: list[Path], python: str) -> dict[str, str]:
+    """A run's driver environment: the JVM start-up one plus where its S3 mirror and manifest are."""
+    env = spark_environment(run.endpoint_url, work / "spark-tmp", python_path, python)
+    env.update(LOCAL_AWS_GLUE_S3_ROOT=str(work / "s3"), LOCAL_AWS_GLUE_S3_MANIFEST=str(work / S3_MANIFEST),
+               LOCAL_AWS_GLUE_BOOKMARK=str(work / BOOKMARK_IN), LOCAL_AWS_GLUE_BOOKMARK_OUT=str(work / BOOKMARK_OUT))
+    return env
+
+
 def _start_cold(run: JobRun, argv: list[str], work: Path, env: dict[str, str]) -> subprocess.Popen:
-    with open(run.driver_log, "wb") as driver_log:
+    with open(run.driver_log, "wb") as driver_log, open(run.error_log, "wb") as error_log:
         return subprocess.Popen(
-            argv,
+            [argv[0], str(LAUNCHER), *argv[1:]],
             cwd=work,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=driver_log,
-            stderr=subprocess.STDOUT,
+            stderr=error_log,
             start_new_session=True,  # its own process group, so stop/timeout also end the Spark JVM
         )
 
@@ -292,10 +348,12 @@ def _run_script(
         # with its Timeout counted afresh. The warm driver's output stays beside the driver log.
         failed = run.driver_log.with_name("warm-driver-failed.log")
         os.replace(run.driver_log, failed)
+        if run.error_log.exists():
+            os.replace(run.error_log, run.error_log.with_name("warm-driver-failed-error.log"))
         log.warning("warm Spark driver pid %d failed before running %s (see %s); running it cold",
                     warm.process.pid, run.run_id, failed)
         argv = glue_argv(run, python, script, arguments)
-        env = spark_environment(run.endpoint_url, work / "spark-tmp", [], python)
+        env = run_environment(run, work, [], python)
         run.process = _start_cold(run, argv, work, env)
         outcome = _wait(run)
     return outcome
@@ -306,7 +364,7 @@ def _wait(run: JobRun) -> str:
         kill_process_group(run.process)
         return "STOPPED"
     run.set_state("RUNNING")
-    shipper = DriverLogShipper(run.driver_log, run.run_id)
+    shippers = (DriverLogShipper(run.driver_log, run.run_id), DriverLogShipper(run.error_log, run.run_id, ERROR_GROUP))
     deadline = time.monotonic() + _timeout_seconds(run.timeout_minutes)
     try:
         while True:
@@ -314,12 +372,14 @@ def _wait(run: JobRun) -> str:
                 code = run.process.wait(timeout=max(0.0, min(_LOG_SHIP_SECONDS, deadline - time.monotonic())))
                 break
             except subprocess.TimeoutExpired:
-                shipper.ship()
+                for shipper in shippers:
+                    shipper.ship()
                 if time.monotonic() >= deadline:
                     kill_process_group(run.process)
                     return "STOPPED" if run.stop_requested else "TIMEOUT"
     finally:
-        shipper.ship(final=True)
+        for shipper in shippers:
+            shipper.ship(final=True)
     if run.stop_requested:
         return "STOPPED"
     return "SUCCEEDED" if code == 0 else "FAILED"

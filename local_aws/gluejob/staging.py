@@ -16,18 +16,28 @@ content only when one of those partition values equals the value of a non-path a
 ``--run_date 2021-12-01``); other partitions' files are staged as empty placeholders, which keep listings and
 overwrite detection exact without copying the history of the lake. Keys outside partition folders are copied.
 A folder argument (ending in ``/``) always exists locally, even when S3 holds nothing under it yet.
-A script that reads other partitions than its run's would see empty files: set ``LOCAL_AWS_GLUE_STAGING=full``
-(in the local AWS's environment; ``settings.current().glue_staging``) to copy everything.
+In the job process, PySpark's readers fill the placeholders under any mirror path they read, and an ``s3://``
+path the script uses itself (a DataFrame reader or writer, the awsglue library) is staged on demand
+(``awsglue_lib/local_glue_job/s3.py``). Only plain Python file reads of other partitions see empty files: set
+``LOCAL_AWS_GLUE_STAGING=full`` (in the local AWS's environment; ``settings.current().glue_staging``) to copy
+everything.
+
+The job process learns what was staged, and tells what it staged itself, through the run's manifest
+(``write_manifest`` before the run, ``merge_manifest`` after it; JSON lines ``{"path": "<bucket>/<key>",
+"stat": [inode, mtime_ns, size], "placeholder": bool}``). ``sync_back`` compares the whole mirror, so files the
+job process staged or wrote anywhere under it are synced like the arguments' folders.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moto.s3.exceptions import MissingBucket
 
 from local_aws import s3io, settings
+from local_aws.iam import service_roles
 
 
 @dataclass
@@ -35,6 +45,7 @@ class Staging:
     root: Path  # <work>/s3: the local mirror, one folder per bucket
     staged_paths: list[Path] = field(default_factory=list)  # local roots to compare after the run
     snapshot: dict[Path, tuple[int, int, int]] = field(default_factory=dict)  # file -> (inode, mtime_ns, size)
+    placeholder_paths: set[Path] = field(default_factory=set)
     files_copied: int = 0
     placeholders: int = 0
 
@@ -48,6 +59,23 @@ class Staging:
     def uris_for_paths(self, text: str) -> str:
         """Show S3 URIs instead of the local mirror in a message (e.g. a Spark error naming a staged path)."""
         return text.replace(f"file:{self.root}/", "s3://").replace(f"{self.root}/", "s3://")
+
+    def write_manifest(self, manifest: Path) -> None:
+        """What the runner staged, for the job process (module doc)."""
+        with open(manifest, "w") as f:
+            for path, stat in self.snapshot.items():
+                entry = {"path": path.relative_to(self.root).as_posix(), "stat": list(stat),
+                         "placeholder": path in self.placeholder_paths}
+                f.write(json.dumps(entry) + "\n")
+
+    def merge_manifest(self, manifest: Path) -> None:
+        """Add what the job process staged itself (the last entry of a path wins)."""
+        if not manifest.exists():
+            return
+        for line in manifest.read_text().splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                self.snapshot[self.root / entry["path"]] = tuple(entry["stat"])
 
 
 @dataclass
@@ -105,6 +133,7 @@ def stage_arguments(arguments: dict[str, str], root: Path) -> tuple[dict[str, st
             else:
                 path.touch()
                 staging.placeholders += 1
+                staging.placeholder_paths.add(path)
             staging.snapshot[path] = _stat(path)
     return rewritten, staging
 
@@ -114,22 +143,22 @@ def _is_side_file(path: Path) -> bool:
 
 
 def sync_back(staging: Staging) -> SyncReport:
-    """Upload new or changed files and delete the keys of staged files the script removed (see module doc)."""
+    """Upload new or changed files under the mirror and delete the keys of staged files the script removed (see
+    module doc)."""
     report = SyncReport()
     current: set[Path] = set()
-    for root in staging.staged_paths:
-        if root.is_file():
-            current.add(root)
-        elif root.is_dir():
-            current.update(p for p in root.rglob("*") if p.is_file() and not _is_side_file(p))
+    if staging.root.is_dir():
+        current.update(p for p in staging.root.rglob("*") if p.is_file() and not _is_side_file(p))
     for path in sorted(current):
         if staging.snapshot.get(path) != _stat(path):
             bucket, key = s3io.split_uri(staging.to_uri(path))
+            service_roles.require_s3("s3:PutObject", bucket, key)  # the job writes as its role (issue 15)
             s3io.put_bytes(bucket, key, path.read_bytes())
             report.uploaded.append(f"s3://{bucket}/{key}")
     gone = [p for p in staging.snapshot if p not in current]
     for path in sorted(gone):
         bucket, key = s3io.split_uri(staging.to_uri(path))
+        service_roles.require_s3("s3:DeleteObject", bucket, key)
         s3io.delete_keys(bucket, [key])
         report.deleted.append(f"s3://{bucket}/{key}")
     return report

@@ -7,17 +7,18 @@ session already built. Exit code: the script's ``SystemExit`` as given, 1 with t
 exception (the runner reads the last exception line from the driver log), else 0. End of input without a job
 (the pool shut down, or the server died) stops Spark, removes the driver's directory (argv[1]) and exits 0.
 
-Output: stdout and stderr are a file the pool created in this driver's own directory; the runner renames that
-file to the run's driver.log when it hands the job over. A rename keeps the open file, so the start-up output
-and everything the JVM writes later (the JVM inherited the same descriptors, which an ``os.dup2`` here could not
-reach) end up in the run's log.
+Output: stdout and stderr are two files the pool created in this driver's own directory (driver.log and
+driver-error.log); the runner renames them to the run's driver and error logs when it hands the job over. A
+rename keeps the open file, so the start-up output and everything the JVM writes later (the JVM inherited the same
+descriptors, which an ``os.dup2`` here could not reach) end up in the run's logs.
 
 As with any ``getOrCreate()`` on a running session, the script's builder can change runtime SQL settings
 (``spark.sql.*``) but not start-up ones: its ``appName`` and ``spark.driver.*`` options do not apply (the job's
 scripts set none that matter; ``runner.SPARK_SUBMIT_ARGS`` is the same for cold and warm runs).
 
-Only the standard library and pyspark are imported: the script must see the same modules a cold
-``python script.py`` would.
+Only the standard library, pyspark and ``local_glue_job`` (on the PYTHONPATH the runner gives every job process)
+are imported: the script must see the same modules a cold run (``local_glue_job/launch.py``) does. The parent
+watchdog runs from the start, so a driver never outlives the local AWS; the s3:// hooks are set up per job.
 """
 
 import json
@@ -29,8 +30,10 @@ import traceback
 
 
 def main(own_dir: str) -> int:
+    from local_glue_job import launch
     from pyspark.sql import SparkSession
 
+    launch.watch_parent()
     spark = SparkSession.builder.getOrCreate()
     print(f"local AWS: Spark driver pre-started (pid {os.getpid()}); waiting for a job run", flush=True)
     line = sys.stdin.readline()
@@ -48,6 +51,7 @@ def main(own_dir: str) -> int:
     script = job["argv"][0]
     sys.argv = list(job["argv"])
     sys.path[0] = os.path.dirname(os.path.abspath(script))  # as `python script.py` sets it
+    launch.prepare()
     # warm_pool.JOB_TAKEN_MARKER: tells a script's failure from a failed Spark start
     print(f"local AWS: running {script} on the pre-started driver; driver log {job['driver_log']}", flush=True)
     try:

@@ -60,18 +60,27 @@ class WarmDriver:
 
     @property
     def output(self) -> Path:
-        """Its stdout and stderr, renamed to the run's driver log on hand-over."""
+        """Its stdout, renamed to the run's driver log on hand-over."""
         return self.directory / "driver.log"
 
-    def last_output_line(self) -> str:
-        try:
-            lines = self.output.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "(no output)"
-        return lines[-1] if lines else "(no output)"
+    @property
+    def error_output(self) -> Path:
+        """Its stderr (Spark's log4j output, tracebacks), renamed to the run's error log on hand-over."""
+        return self.directory / "driver-error.log"
 
-    def hand_over(self, argv: list[str], cwd: Path, env: dict[str, str], driver_log: Path) -> None:
-        """Give the driver its one job; from here on its output file is the run's driver log.
+    def last_output_line(self) -> str:
+        for output in (self.error_output, self.output):
+            try:
+                lines = output.read_text(errors="replace").strip().splitlines()
+            except OSError:
+                continue
+            if lines:
+                return lines[-1]
+        return "(no output)"
+
+    def hand_over(self, argv: list[str], cwd: Path, env: dict[str, str], driver_log: Path,
+                  error_log: Path) -> None:
+        """Give the driver its one job; from here on its output files are the run's driver and error logs.
 
         Raises OSError (BrokenPipeError) when the process died in the meantime; nothing was handed over then.
         """
@@ -83,6 +92,7 @@ class WarmDriver:
         }
         # Rename first: if the write then fails, nothing was handed over and the cold start rewrites the log.
         os.replace(self.output, driver_log)  # same file system: both live under the jobs' base directory
+        os.replace(self.error_output, error_log)
         self.process.stdin.write((json.dumps(job) + "\n").encode())
         self.process.stdin.close()
 
@@ -145,10 +155,10 @@ class WarmPool:
         directory = self._base_dir / f"warm-{uuid.uuid4().hex[:12]}"
         (directory / "spark-tmp").mkdir(parents=True)
         env = self._environment(directory / "spark-tmp", python)
-        with open(directory / "driver.log", "wb") as output:
+        with open(directory / "driver.log", "wb") as output, open(directory / "driver-error.log", "wb") as errors:
             process = subprocess.Popen(
                 [python, str(_DRIVER_SCRIPT), str(directory)],
-                cwd=directory, env=env, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
+                cwd=directory, env=env, stdin=subprocess.PIPE, stdout=output, stderr=errors,
                 start_new_session=True,  # stop and timeout kill its group: the driver and its JVM
             )
         log.info("warm Spark driver for Glue %s jobs starting (pid %d, %s)", runtime.glue_version, process.pid,

@@ -23,9 +23,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from local_aws.redshift import copy_unload, spectrum
+from local_aws.iam import service_roles
+from local_aws.redshift import copy, load_errors, spectrum, unload, views
 from local_aws.redshift.errors import RedshiftError
 from local_aws.redshift.translate import translate
+from local_aws.redshift.types import column_lengths, value_too_long
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its warnings are about attributes we drop on purpose
 
@@ -41,14 +43,21 @@ class Database:
         self.lock = threading.RLock()
         with self.lock:
             self.connection.execute("CREATE SCHEMA IF NOT EXISTS public")
-            for ddl in spectrum.METADATA_DDL:
+            for ddl in (*spectrum.METADATA_DDL, *load_errors.DDL, load_errors.view_ddl(name), *views.DDL):
                 self.connection.execute(ddl)
 
     def cursor(self) -> Connection:
         with self.lock:  # the parent connection is shared by every thread: derive cursors one at a time
             cursor = self.connection.cursor()
             cursor.execute("SET schema = 'public'")  # Redshift's default schema; unqualified names land there
+            # "Computations with numeric values": integer / integer is an integer (truncated toward zero)
+            cursor.execute("SET integer_division = true")
         return Connection(self, cursor)
+
+    def log_load_errors(self, errors: list, *, table_oid: int, session: int, query: int) -> None:
+        """STL_LOAD_ERRORS rows, committed apart from the COPY's transaction (which may roll back)."""
+        with self.lock:
+            load_errors.record(self.connection, errors, table_oid=table_oid, session=session, query=query)
 
     def close(self) -> None:
         with self.lock:
@@ -76,6 +85,8 @@ class Connection:
     # moto services this connection's statements changed outside the warehouse ("s3" by UNLOAD, "glue" by CREATE
     # EXTERNAL SCHEMA ... CREATE EXTERNAL DATABASE), so the caller makes them durable too
     changed: set[str] = field(default_factory=set)
+    query_id: int = 0
+    session_pid: int = 0
 
     def column_types(self, schema: str | None, name: str) -> dict[str, str] | None:
         if schema and schema.lower() in (external := spectrum.external_schemas(self.cursor)):
@@ -108,9 +119,11 @@ class Connection:
             self.in_transaction = False
             self.cursor.execute("ROLLBACK")
 
-    def run(self, statement: str) -> Outcome:
-        """Run one Redshift statement; RedshiftError with Redshift's wording on failure."""
+    def run(self, statement: str, *, query_id: int = 0, session_pid: int = 0) -> Outcome:
+        """Run one Redshift statement; RedshiftError with Redshift's wording on failure. ``query_id`` and
+        ``session_pid`` are what system tables (STL_LOAD_ERRORS) record as query and session."""
         self.last_used = time.monotonic()
+        self.query_id, self.session_pid = query_id, session_pid
         try:
             return self._run(statement)
         except duckdb.InterruptException as exc:
@@ -130,19 +143,27 @@ class Connection:
             self.rollback()
             return Outcome()
         if plan.kind == "copy":
-            return Outcome(result_rows=copy_unload.run_copy(self.cursor, plan.sql, self.column_types))
+            with service_roles.redshift_s3_access(self.database.cluster, plan.sql, "copy"):  # as IAM_ROLE (issue 15)
+                return Outcome(result_rows=self._copy(plan.sql))
         if plan.kind == "unload":
-            command = copy_unload.parse_unload(plan.sql)
+            command = unload.parse_unload(plan.sql)
             rows = self._query_arrow(command.query)
             self.changed.add("s3")
-            return Outcome(result_rows=copy_unload.write_unload(command, rows))
+            with service_roles.redshift_s3_access(self.database.cluster, plan.sql, "unload"):
+                return Outcome(result_rows=unload.write_unload(command, rows))
         if plan.kind == "external_schema":
             self.changed.add("glue")
             spectrum.create_external_schema(self.cursor, plan.sql)
             return Outcome()
+        if plan.kind == "late_binding_view":
+            views.create(self.cursor, plan.tree)
+            return Outcome()
+        late = views.registered(self.cursor) if plan.tables or plan.creates or plan.drops else {}
+        if (plan.creates is not None or plan.drops is not None) and self._ddl_on_views(plan, late):
+            return Outcome()
         if plan.cascade_from is not None:
-            self._drop_dependent_views(*plan.cascade_from)
-        spectrum.refresh_external_tables(self.cursor, plan.tables)
+            self._drop_dependent_views(*plan.cascade_from, late)
+        plan = self._resolve(statement, plan, late)
         self.cursor.execute(plan.sql)
         if plan.returns_rows:
             columns = [(redshift_column_name(d[0]), str(d[1])) for d in self.cursor.description]
@@ -153,24 +174,99 @@ class Connection:
             return Outcome(result_rows=int(row[0]) if row else 0)
         return Outcome()
 
-    def _drop_dependent_views(self, schema: str | None, name: str) -> None:
-        """DuckDB does not track view dependencies; Redshift's CASCADE drops the views built on the relation."""
-        target = ((schema or "public").lower(), name.lower())
-        views = self.cursor.execute(
-            "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal AND database_name <> 'temp'"
-        ).fetchall()
-        for view_schema, view_name in views:
-            if (view_schema.lower(), view_name.lower()) == target:
-                continue
-            reads = spectrum.referenced_relations(self.cursor, [(view_schema, view_name)])
-            if any((s or "public", n) == target for s, n in reads):
-                self.cursor.execute(f'DROP VIEW IF EXISTS "{view_schema}"."{view_name}"')
+    def _resolve(self, statement: str, plan, late: dict):
+        """Before a statement runs: the Spectrum tables it reads (directly, through views or through late-binding
+        views) are resolved from the Glue catalog, and the late-binding views it reads are bound (their relations
+        must exist now: Redshift's "relation ... does not exist" otherwise). Returns the plan to run, translated
+        again if a view was bound just now (an outer query's rewrites need the view's column types)."""
+        tables, reach = plan.tables, None
+        if late and tables:
+            reach = views.reach(late, tables)
+            if reach.views:
+                views.check_relations(self.cursor, reach, spectrum.external_schemas(self.cursor))
+                tables = tuple(dict.fromkeys((*tables, *reach.relations)))
+        with service_roles.spectrum_access(self.database.cluster, self.cursor, tables):  # issue 15
+            spectrum.refresh_external_tables(self.cursor, tables)
+        if reach is not None and reach.views and views.bind(
+                self.cursor, late, reach, lambda definition: translate(definition, self.column_types).sql):
+            return translate(statement, self.column_types)
+        return plan
+
+    def _copy(self, statement: str) -> int:
+        """COPY is atomic: outside a transaction it gets its own, so a failing object leaves no earlier rows."""
+        def log(errors: list, table_oid: int) -> None:
+            self.database.log_load_errors(errors, table_oid=table_oid, session=self.session_pid, query=self.query_id)
+
+        own = not self.in_transaction
+        if own:
+            self.begin()
+        try:
+            loaded = copy.run_copy(self.cursor, statement, self.column_types, log, lengths_of=self.table_details)
+        except BaseException:
+            if own:
+                self.rollback()
+            raise
+        if own:
+            self.commit()
+        return loaded
+
+    def table_details(self, schema: str | None, name: str) -> tuple[dict, set[str], int]:
+        """A table's character columns' (type name, bytes), its NOT NULL columns and its oid."""
+        schemas = [schema.lower()] if schema else ["public", "main"]
+        for candidate in schemas:
+            found = self.cursor.execute(
+                "SELECT table_oid FROM duckdb_tables() WHERE database_name <> 'temp' AND lower(schema_name) = ? "
+                "AND lower(table_name) = ?", [candidate, name.lower()]).fetchone()
+            if found:
+                checks = self.cursor.execute(
+                    "SELECT expression FROM duckdb_constraints() WHERE table_oid = ? AND constraint_type = 'CHECK'",
+                    [found[0]]).fetchall()
+                not_null = self.cursor.execute(
+                    "SELECT lower(column_name) FROM duckdb_columns() WHERE table_oid = ? AND NOT is_nullable",
+                    [found[0]]).fetchall()
+                return column_lengths(checks), {n for (n,) in not_null}, found[0]
+        return {}, set(), 0
+
+    def _drop_dependent_views(self, schema: str | None, name: str, late: dict) -> None:
+        """DuckDB does not track view dependencies; Redshift's CASCADE drops the views built on the relation (not
+        late-binding views: they depend on nothing)."""
+        target = views.key(schema, name)
+        for view_schema, view_name in views.depends_on(self.cursor, target, late, spectrum.referenced_relations):
+            self.cursor.execute(f'DROP VIEW IF EXISTS "{view_schema}"."{view_name}"')
+
+    def _ddl_on_views(self, plan, late: dict) -> bool:
+        """What Redshift checks on CREATE/DROP of tables and views that DuckDB does not ("CREATE VIEW", "DROP
+        TABLE", "DROP VIEW"). True when the statement is done (the DROP of a late-binding view not bound yet)."""
+        if plan.creates is not None:
+            kind, schema, name, replace = plan.creates
+            if views.key(schema, name) in late:
+                if kind == "TABLE" or not replace:
+                    raise RedshiftError(f'Relation "{name.lower()}" already exists')
+                views.forget(self.cursor, views.key(schema, name))  # a regular view replaces the late-binding one
+            if kind == "VIEW" and plan.tables:
+                external = spectrum.external_schemas(self.cursor)
+                if any(s and s.lower() in external for s, _ in plan.tables):
+                    raise RedshiftError(views.EXTERNAL_IN_VIEW)  # "You can reference ... external tables only in a
+                    # late-binding view" (CREATE VIEW usage notes)
+            return False
+        kind, schema, name = plan.drops
+        target = views.key(schema, name)
+        if kind == "VIEW" and target in late:
+            views.forget(self.cursor, target)
+            self.cursor.execute(f'DROP VIEW IF EXISTS "{target[0]}"."{target[1]}"')  # unbound: no DuckDB view
+            return True
+        if plan.cascade_from is None:
+            dependents = views.depends_on(self.cursor, target, late, spectrum.referenced_relations)
+            if dependents:
+                raise RedshiftError(f"cannot drop {kind.lower()} {'.'.join(target)} because other objects depend "
+                                    "on it")
+        return False
 
     def _query_arrow(self, query: str) -> pa.Table:
         plan = translate(query, self.column_types)
         if plan.kind != "sql" or not plan.returns_rows:
             raise RedshiftError("UNLOAD takes a SELECT query")
-        spectrum.refresh_external_tables(self.cursor, plan.tables)
+        plan = self._resolve(query, plan, views.registered(self.cursor) if plan.tables else {})
         return self.cursor.sql(plan.sql).to_arrow_table()
 
     def close(self) -> None:
@@ -200,11 +296,18 @@ _REWORDINGS: list[tuple[re.Pattern, Any]] = [
     (re.compile(r"NOT NULL constraint failed: (\S+)", re.S),
      lambda m: f'Cannot insert a NULL value into column {m.group(1).split(".")[-1]}'),
     (re.compile(r"Schema with name (\S+) does not exist", re.S), lambda m: f'schema "{m.group(1)}" does not exist'),
+    (re.compile(r"Could not convert string ['\"](.*?)['\"] to (INT16|INT32|INT64|DECIMAL)", re.S),
+     lambda m: f'invalid input syntax for {"type numeric" if m.group(2) == "DECIMAL" else "integer"}: "{m.group(1)}"'),
+    (re.compile(r"Division by zero in expression|divide by zero"),
+     lambda m: "divide by zero"),
 ]
 
 
 def redshift_message(exc: duckdb.Error) -> str:
     text = str(exc)
+    too_long = value_too_long(text)
+    if too_long:
+        return too_long
     for pattern, reword in _REWORDINGS:
         match = pattern.search(text)
         if match:

@@ -14,6 +14,8 @@ import sqlglot
 from sqlglot import exp
 
 from local_aws import catalog_tables
+from local_aws.lakeformation import engines as lakeformation
+from local_aws.lakeformation.errors import LakeFormationDenied, NotEmulated
 from local_aws.redshift.errors import RedshiftError
 from local_aws.redshift.options import Tokens, check_role
 
@@ -123,8 +125,12 @@ def refresh_external_tables(cursor: duckdb.DuckDBPyConnection, tables) -> None:
             scan = catalog_tables.scan_table(glue_table)
         except catalog_tables.UnsupportedTableError as exc:
             raise RedshiftError(f"Spectrum Scan Error: {exc}") from exc
+        try:  # read as the schema's IAM_ROLE (the current principal): Lake Formation's SELECT, column by column
+            data = lakeformation.spectrum_select(schemas[schema], name, scan.table)
+        except (LakeFormationDenied, NotEmulated) as exc:
+            raise RedshiftError(str(exc)) from exc
         view = f"_spectrum_{uuid.uuid4().hex}"
-        cursor.register(view, scan.table)
+        cursor.register(view, data)
         try:
             cursor.execute(f'CREATE OR REPLACE TABLE "{schema}"."{name}" AS SELECT * FROM {view}')
         finally:

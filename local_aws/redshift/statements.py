@@ -7,10 +7,11 @@ one transaction: a failing sub-statement rolls back the ones before it, and the 
 State and runtime are apart: the statements (with their results) and the id counters are plain data owned by the
 caller (the Data API service keeps them on its backend, which the state store saves); ``RedshiftData`` holds what
 cannot outlive the process (DuckDB connections, sessions, worker threads) and works on those statements. When a
-statement ends it calls ``on_end(statement, changed)``, ``changed`` naming the moto services its SQL changed outside
-the warehouse (``"s3"`` after UNLOAD, ``"glue"`` after CREATE EXTERNAL DATABASE), so the caller can make the new
-status durable at once; it does so holding ``RedshiftData.lock``, which readers take too, so an ended status is
-never seen before it is durable. Refusals are ``local_aws.redshift.errors.DataApiRefusal`` subclasses; the service
+statement ends it calls ``on_end(changes, changed)``: ``changes`` pairs the statement (and, for a batch that failed,
+its sub-statements) with the function setting its final status, ``changed`` names the moto services its SQL changed
+outside the warehouse (``"s3"`` after UNLOAD, ``"glue"`` after CREATE EXTERNAL DATABASE); the caller makes the end
+durable, then visible (``local_aws.state.store.finish``), so an ended status is never seen before it is durable.
+Refusals are ``local_aws.redshift.errors.DataApiRefusal`` subclasses; the service
 words them.
 """
 
@@ -183,7 +184,7 @@ class RedshiftData:
     in memory. ``statements`` and ``counters`` are the caller's (its saved state), changed in place."""
 
     def __init__(self, directory: Path | None, statements: dict[str, Statement], counters: Counters,
-                 on_end: Callable[[Statement, set[str]], None] | None = None):
+                 on_end: Callable[[list[tuple[Any, Callable[[Any], Any]]], set[str]], None] | None = None):
         self.directory = directory
         self.statements = statements
         self.counters = counters
@@ -314,8 +315,8 @@ class RedshiftData:
             statement.set("PICKED")
             if not database_exists:
                 statement.set("STARTED")
-                self._end(statement, changed, lambda: self._fail(
-                    statement, f'database "{statement.database}" does not exist'))
+                self._end(statement, changed, lambda ending: self._fail(
+                    ending, f'database "{statement.database}" does not exist'))
                 return
             database = self.database(statement.cluster, statement.database)
             connection = session.connection if session else database.cursor()
@@ -336,43 +337,53 @@ class RedshiftData:
                     connection.close()
         except Exception as exc:  # noqa: BLE001 - the worker must record any failure on the statement
             message = f"internal error: {exc}"
-            self._end(statement, changed, lambda: self._fail(statement, message))
+            self._end(statement, changed, lambda ending: self._fail(ending, message))
         finally:
             if session is not None:
                 session.touch()
                 session.busy.release()
             # a statement cancelled before it ran ends here (ABORTED)
-            self._end(statement, changed, lambda: statement.status in ACTIVE and self._fail(statement, "ended"))
+            self._end(statement, changed, lambda ending: ending.status in ACTIVE and self._fail(ending, "ended"))
 
-    def _end(self, statement: Statement, changed: set[str], settle: Callable[[], Any]) -> None:
-        """Give the statement its final status (``settle``) and make it durable (``on_end``) in one step under
-        ``self.lock``, which readers hold too: nobody sees an ended status that a crash could take back. Only the
-        first call for a statement counts."""
+    def _end(self, statement: Statement, changed: set[str], settle: Callable[[Statement], Any],
+             subs: list[tuple[Run, Callable[[Run], Any]]] | None = None) -> None:
+        """End the statement: ``settle`` gives it its final status (and ``subs`` its sub-statements theirs), which
+        ``on_end`` makes durable and only then sets (``local_aws.state.store.finish``), so nobody sees an ended
+        status that a crash could take back. Under ``self.lock``, so a cancel cannot act meanwhile; only the first
+        call for a statement counts."""
+
+        def end(ending: Statement) -> None:
+            settle(ending)
+            ending.done = True
+
         with self.lock:
             if statement.done:
                 return
-            settle()
-            statement.done = True
+            changes: list[tuple[Any, Callable[[Any], Any]]] = [(statement, end), *(subs or [])]
             if self.on_end is not None:
-                self.on_end(statement, changed)
+                self.on_end(changes, changed)
+            else:
+                for record, change in changes:
+                    change(record)
 
     def _run_single(self, statement: Statement, connection: Connection, texts: list[str]) -> None:
         outcome = Outcome()
         try:
             for text in texts:
                 statement.redshift_query_id = self.counters.query_id()
-                outcome = connection.run(text)
+                outcome = connection.run(text, query_id=statement.redshift_query_id,
+                                         session_pid=statement.redshift_pid)
                 if statement.cancelled:
                     raise RedshiftError("Query cancelled on user's request")
         except RedshiftError as exc:
             connection.rollback()  # an error aborts the open transaction, a session's included
             message = str(exc)
-            self._end(statement, connection.changed, lambda: self._fail(statement, message))
+            self._end(statement, connection.changed, lambda ending: self._fail(ending, message))
             return
 
-        def finished() -> None:
-            statement.outcome = outcome
-            statement.set("FINISHED")
+        def finished(ending: Statement) -> None:
+            ending.outcome = outcome
+            ending.set("FINISHED")
 
         self._end(statement, connection.changed, finished)
 
@@ -386,7 +397,8 @@ class RedshiftData:
             try:
                 outcome = Outcome()
                 for text in split_statements(sub.query_string):
-                    outcome = connection.run(text)
+                    outcome = connection.run(text, query_id=sub.redshift_query_id,
+                                             session_pid=statement.redshift_pid)
                 if statement.cancelled:
                     raise RedshiftError("Query cancelled on user's request")
                 sub.outcome = outcome
@@ -402,26 +414,25 @@ class RedshiftData:
                     connection.commit()
                 except duckdb.Error as exc:
                     message = f"ERROR: {exc}"
-                    self._end(statement, connection.changed, lambda: self._fail(statement, message))
+                    self._end(statement, connection.changed, lambda ending: self._fail(ending, message))
                     return
 
-            def finished() -> None:
-                statement.outcome = statement.subs[-1].outcome
-                statement.set("FINISHED")
+            def finished(ending: Statement) -> None:
+                ending.outcome = statement.subs[-1].outcome
+                ending.set("FINISHED")
 
             self._end(statement, connection.changed, finished)
             return
         connection.rollback()
 
-        def failed() -> None:
-            for sub in statement.subs[failed_at + 1:]:
-                sub.set("ABORTED")
+        def failed(ending: Statement) -> None:
             if statement.cancelled:
-                statement.set("ABORTED")
+                ending.set("ABORTED")
             else:
-                statement.set("FAILED", f"Query #{failed_at + 1} failed with {statement.subs[failed_at].error}")
+                ending.set("FAILED", f"Query #{failed_at + 1} failed with {statement.subs[failed_at].error}")
 
-        self._end(statement, connection.changed, failed)
+        self._end(statement, connection.changed, failed,
+                  [(sub, lambda ending: ending.set("ABORTED")) for sub in statement.subs[failed_at + 1:]])
 
     def _fail(self, statement: Statement, message: str) -> None:
         if self.closing and not statement.cancelled:

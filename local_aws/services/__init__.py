@@ -27,6 +27,7 @@ SERVICES = (
     "athena",
     "redshift",
     "redshift_data",
+    "sns",
     "cloudformation",
 )
 

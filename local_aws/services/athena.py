@@ -33,7 +33,7 @@ from local_aws.athena.executions import QueryExecution, QueryExecutions, settle_
 from local_aws.backends import LocalBackend
 from local_aws.cfn_resources import LocalResource
 from local_aws.patches import add, patch
-from local_aws.state.store import register_finished, touch_and_commit
+from local_aws.state.store import finish, register_finished
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,10 @@ athena_query_backends = BackendDict(AthenaQueryBackend, "athena")
 register_finished(QueryExecution, lambda execution: execution.final_key, detach=("run",))
 
 
-def _query_ended(execution: QueryExecution, changed: set[str]) -> None:
-    """A worker ended a query outside any request: its state, result files and catalog changes are made durable."""
-    touch_and_commit("athena", *sorted(changed))
+def _query_ended(execution: QueryExecution, end, changed: set[str]) -> None:
+    """A worker ended a query outside any request: its state (set by ``end``), result files and catalog changes are
+    made durable before GetQueryExecution can answer the end."""
+    finish([(execution, end)], "athena", *sorted(changed))
 
 
 class InvalidRequestException(JsonRESTError):
@@ -247,7 +248,7 @@ def get_query_results(self: AthenaResponse) -> str:
     start = _page(self._get_param("NextToken"))
     limit = _limit(self._get_param("MaxResults"), _MAX_RESULTS_ROWS)
     body: dict = {
-        "UpdateCount": 0,
+        "UpdateCount": getattr(result, "update_count", 0),  # results saved before update_count existed
         "ResultSet": {
             "Rows": [{"Data": data} for data in rows[start : start + limit]],
             "ResultSetMetadata": {"ColumnInfo": [c.column_info() for c in result.columns]},

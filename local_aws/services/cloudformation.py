@@ -30,7 +30,7 @@ import re
 
 from moto.cloudformation import parsing
 
-from local_aws.patches import patch
+from local_aws.patches import add, patch
 from local_aws.services import secretsmanager
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,90 @@ def _deleting_outputs(original):
        "(DescribeStackResources, AWS CloudFormation API Reference)", wrap=True)
 def _created_resources_only(original: property) -> property:
     return property(lambda self: [r for r in original.fget(self) if r is not None])
+
+
+# --- GetAtt values moto lacks, for types with no service module here (EC2, IAM) -----------------------------------
+# AWS: the "Return values" section of each type's page in the CloudFormation template reference
+# (AWS::EC2::Subnet, AWS::EC2::VPC, AWS::EC2::SecurityGroup, AWS::IAM::ManagedPolicy). moto answered these with
+# "Template error: ... does not exist" or NotImplementedError, failing any stack that reads them.
+
+
+def _documented(values_of):
+    """Wrap a model's get_cfn_attribute: documented attributes from ``values_of(self)``, the rest as before."""
+
+    def wrap(original):
+        @functools.wraps(original)
+        def get_cfn_attribute(self, attribute_name: str):
+            values = values_of(self)
+            if attribute_name in values:
+                return values[attribute_name]()
+            return original(self, attribute_name)
+
+        return get_cfn_attribute
+
+    return wrap
+
+
+patch("moto.ec2.models.subnets.Subnet.get_cfn_attribute", wrap=True,
+      why="AWS::EC2::Subnet GetAtt AvailabilityZone, AvailabilityZoneId, CidrBlock, Ipv6CidrBlocks, "
+          "NetworkAclAssociationId, SubnetId, VpcId as AWS documents them (moto: not implemented)")(_documented(
+          lambda subnet: {
+          "AvailabilityZone": lambda: subnet.availability_zone,
+          "AvailabilityZoneId": lambda: subnet.availability_zone_id,
+          "CidrBlock": lambda: subnet.cidr_block,
+          "SubnetId": lambda: subnet.id,
+          "VpcId": lambda: subnet.vpc_id,
+          "Ipv6CidrBlocks": lambda: [a["ipv6CidrBlock"] for a in subnet.ipv6_cidr_block_associations.values()],
+          "NetworkAclAssociationId": lambda: _network_acl_association(subnet),
+      }))
+
+
+def _network_acl_association(subnet) -> str:
+    """The id of the association of the subnet with its network ACL (the VPC's default one unless replaced)."""
+    for acl in subnet.ec2_backend.network_acls.values():
+        for association_id, association in acl._associations.items():
+            if association.subnet_id == subnet.id:
+                return association_id
+    raise LookupError(f"subnet {subnet.id} has no network ACL association")
+
+
+def _default_network_acl(vpc) -> str:
+    acls = vpc.ec2_backend.describe_network_acls(filters={"vpc-id": [vpc.id], "default": ["true"]})
+    return acls[0].id
+
+
+patch("moto.ec2.models.vpcs.VPC.get_cfn_attribute", wrap=True,
+      why="AWS::EC2::VPC GetAtt DefaultNetworkAcl and Ipv6CidrBlocks as AWS documents them (moto: not "
+          "implemented)")(_documented(lambda vpc: {
+          "DefaultNetworkAcl": lambda: _default_network_acl(vpc),
+          "Ipv6CidrBlocks": lambda: [c["cidr_block"] for c in vpc.get_cidr_block_association_set(ipv6=True)],
+      }))
+patch("moto.ec2.models.security_groups.SecurityGroup.get_cfn_attribute", wrap=True,
+      why="AWS::EC2::SecurityGroup GetAtt VpcId as AWS documents it (moto: GroupId only)")(_documented(
+          lambda group: {"VpcId": lambda: group.vpc_id}))
+
+
+def _iso_seconds(value) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@add("moto.iam.models.ManagedPolicy.get_cfn_attribute",
+     why="AWS::IAM::ManagedPolicy GetAtt (PolicyArn, PolicyId, DefaultVersionId, AttachmentCount, IsAttachable, "
+         "CreateDate, UpdateDate) as AWS documents them; moto's model had none")
+def _managed_policy_attribute(self, attribute_name: str):
+    """GetAtt of AWS::IAM::ManagedPolicy. Raises the template error moto raises for an unknown attribute."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    values = {
+        "PolicyArn": lambda: self.arn, "PolicyId": lambda: self.id,
+        "DefaultVersionId": lambda: self.default_version_id, "AttachmentCount": lambda: self.attachment_count,
+        "IsAttachable": lambda: self.is_attachable, "PermissionsBoundaryUsageCount": lambda: 0,
+        "CreateDate": lambda: _iso_seconds(self.create_date), "UpdateDate": lambda: _iso_seconds(self.update_date),
+    }
+    if attribute_name not in values:
+        raise UnformattedGetAttTemplateException()
+    return values[attribute_name]()
+
 
 
 def install(server) -> None:

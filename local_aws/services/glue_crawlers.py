@@ -15,12 +15,13 @@ A crawl starts after a short start-up delay (``settings.current().crawler_startu
 first seconds provisioning: pollers see RUNNING.
 
 State: the crawls live on ``CrawlHistoryBackend`` (one per account and region, in ``crawl_backends``), saved with
-moto's Glue backend by the state store and reset with it. A crawl's thread commits (``touch_and_commit``) when the
-crawl ends, after it wrote the catalog and before its end is visible to GetCrawler: the catalog, the crawl record
-and the crawl's CloudWatch log are on disk together. (Tables the crawl wrote can be read in its last fraction of a
-second, before that commit; and another Glue request committing meanwhile may save part of a crawl's writes.) A
-crawl that was running when the server stopped is restored FAILED, "the local AWS stopped during the crawl" (its
-thread died with the server); the catalog is restored as last committed.
+moto's Glue backend by the state store and reset with it. A crawl's thread ends it through
+``state_store.finish``, after it wrote the catalog: the catalog, the crawl record and the crawl's CloudWatch log are
+on disk together before GetCrawler, ListCrawls or GetCrawlerMetrics can answer the crawl's end. (Tables the crawl
+wrote can be read in its last fraction of a second, before that commit; and another Glue request committing
+meanwhile may save part of a crawl's writes.) A crawl that was running when the server stopped is restored
+FAILED, "the local AWS stopped during the crawl" (its thread died with the server); the catalog is restored as last
+committed.
 
 Errors: the crawl engine raises ``CrawlError`` (FAILED, its message as ErrorMessage) and ``CrawlCancelled``
 (CANCELLED); a catalog write refused by moto's backend fails the crawl with that error's code and message.
@@ -56,6 +57,7 @@ from local_aws.cfn_resources import LocalResource
 from local_aws.crawler import logs as crawl_logs
 from local_aws.crawler.crawl import CrawlCancelled, CrawlError, crawl
 from local_aws.crawler.logs import LOG_GROUP
+from local_aws.iam import service_roles
 from local_aws.patches import add, patch
 from local_aws.state import store as state_store
 
@@ -168,7 +170,8 @@ def _run(glue: GlueBackend, history: CrawlHistoryBackend, crawler: FakeCrawler, 
     try:
         if cancel.wait(settings.current().crawler_startup_delay):
             raise CrawlCancelled()
-        outcome = crawl(crawler, glue, cancel.is_set, write_lock=history.catalog_write)
+        with service_roles.crawler_session(crawler):  # the crawl runs as the crawler's role (issue 15)
+            outcome = crawl(crawler, glue, cancel.is_set, write_lock=history.catalog_write)
         messages = outcome.messages
         run.tables_created, run.tables_updated = outcome.tables_created, outcome.tables_updated
         run.tables_deleted = outcome.tables_deleted
@@ -176,7 +179,7 @@ def _run(glue: GlueBackend, history: CrawlHistoryBackend, crawler: FakeCrawler, 
         status, error = "SUCCEEDED", None
     except CrawlCancelled:
         status, error = "CANCELLED", None
-    except (CrawlError, settings.SettingsError) as exc:
+    except (CrawlError, settings.SettingsError, service_roles.RoleRefused) as exc:
         status, error = "FAILED", str(exc)
     except GlueClientError as exc:  # the catalog refused a write (e.g. the database was deleted meanwhile)
         status, error = "FAILED", f"{exc.error_type}: {exc.message}"
@@ -194,15 +197,16 @@ def _run(glue: GlueBackend, history: CrawlHistoryBackend, crawler: FakeCrawler, 
         f"BENCHMARK : Running Start Crawl for Crawler {run.crawler_name}", *messages,
         f"BENCHMARK : Crawler has finished running and is in state READY ({summary})",
     ], glue.account_id, glue.region_name)
-    # Durable before visible: GetCrawler reads the phase under this lock, so nobody sees the crawl done before
-    # the catalog it wrote, its record and its log are on disk.
+    # Durable, then visible (state_store.finish): the crawl shows DONE only once the catalog it wrote, its record
+    # and its log are on disk. The lock keeps StopCrawler from acting on the crawl meanwhile.
+    end_time = utcnow()
+
+    def end(crawl: Crawl) -> None:
+        crawl.status, crawl.error_message, crawl.end_time, crawl.phase = status, error, end_time, "DONE"
+
     with history.lock:
-        run.status, run.error_message, run.end_time, run.phase = status, error, utcnow(), "DONE"
+        state_store.finish([(run, end)], "glue", "logs")
         history.cancels.pop(run.crawl_id, None)
-        try:
-            state_store.touch_and_commit("glue", "logs")
-        except Exception:  # the server is stopping and its store closed: the restart settles the crawl
-            log.exception("crawl %s of %s could not be made durable", run.crawl_id, run.crawler_name)
 
 
 # --- moto's crawler model --------------------------------------------------------------------------------------

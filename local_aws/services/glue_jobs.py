@@ -4,8 +4,10 @@ Jobs themselves (CreateJob, GetJob, ...) stay moto's; the run actions are declar
 StartJobRun, GetJobRun, GetJobRuns (replaced) and BatchStopJobRun (added; moto has none). States: STARTING,
 RUNNING, then SUCCEEDED, FAILED (ErrorMessage: the script's last exception line and the driver log path), TIMEOUT
 or STOPPED. ``ExecutionProperty.MaxConcurrentRuns`` (default 1) is enforced (ConcurrentRunsExceededException).
-Each run keeps its driver log at ``<state_dir or tmp>/glue-jobs/<job>/<run_id>/driver.log`` and ships it to
-CloudWatch Logs (group ``/aws-glue/jobs/output``, stream = run id, as Glue does); GetJobRun shows
+Each run keeps its driver log (stdout) at ``<state_dir or tmp>/glue-jobs/<job>/<run_id>/driver.log`` and its
+error log (stderr: Spark's log4j output, tracebacks) beside it as ``driver-error.log``, and ships them to
+CloudWatch Logs (groups ``/aws-glue/jobs/output`` and ``/aws-glue/jobs/error``, stream = run id, as Glue does);
+GetJobRun shows ExecutionTime, WorkerType, NumberOfWorkers, DPUSeconds (FLEX or auto-scaling runs only),
 ``LogGroupName: /aws-glue/jobs`` and the file in an extra ``DriverLogPath`` field (raw HTTP only: SDKs drop fields
 outside the API model). The path is also in the ErrorMessage of a failed run and logged at INFO. Sources: AWS Glue
 API reference, "StartJobRun", "GetJobRun" (JobRun), "GetJobRuns", "BatchStopJobRun"; AWS Glue developer guide,
@@ -14,8 +16,9 @@ API reference, "StartJobRun", "GetJobRun" (JobRun), "GetJobRuns", "BatchStopJobR
 State: the runs live on ``JobRunsBackend`` (one per account and region, in ``job_run_backends``), saved with moto's
 Glue backend by the state store and reset with it. StartJobRun is committed by the server before it answers; a
 run's end (its thread, after syncing the script's output to S3 and shipping the driver log) commits Glue, Logs and
-the S3 keys it wrote (``touch_and_commit``). A run that was active when the server died is restored FAILED, "the
-local AWS stopped during the run" (its process died with the server); a clean stop stops running runs (STOPPED).
+the S3 keys it wrote before GetJobRun can answer that end (``state_store.finish``). A run that was active when the
+server died is restored FAILED, "the local AWS stopped during the run" (its process died with the server); a clean
+stop stops running runs (STOPPED).
 
 Runs start on a pre-started Spark driver when one is ready or starting (``local_aws.gluejob.warm_pool``;
 ``LOCAL_AWS_GLUE_WARM_DRIVERS``, default 1, 0 disables). The pool's first driver starts when a job is created
@@ -23,6 +26,12 @@ Runs start on a pre-started Spark driver when one is ready or starting (``local_
 start, and every driver serves one run and is replaced after it. The pool is a process resource, not state: the
 server's stop, moto's reset and the interpreter's exit shut it down (a reset keeps it configured, so the next job
 created warms a driver again).
+
+Job bookmarks ("Tracking processed data using job bookmarks"): a run with ``--job-bookmark-option
+job-bookmark-enable`` or ``job-bookmark-pause`` gets the job's committed state; what ``Job.commit()`` saves in a
+successful ``job-bookmark-enable`` run becomes the new state (``JobRunsBackend.bookmarks``, saved with Glue).
+GetJobBookmark and ResetJobBookmark (added; moto has neither) show and clear it; both refuse a RunId (not
+emulated). The state is the S3 objects each transformation_ctx has read (``awsglue_lib/awsglue/bookmarks.py``).
 
 Settings (``local_aws.settings``): ``glue_warm_drivers``, ``glue_staging``, ``glue_seconds_per_timeout_minute``,
 read by the engine when a run needs them; a bad value fails that run with the setting's message.
@@ -59,12 +68,14 @@ from local_aws.cfn_resources import LocalResource
 from local_aws.gluejob import runner, runtimes, warm_pool
 from local_aws.gluejob.cloudwatch import LOG_GROUP_PREFIX
 from local_aws.gluejob.runner import ACTIVE_STATES, JobRun
+from local_aws.iam import service_roles
 from local_aws.patches import add, patch
 from local_aws.state import store as state_store
 
 log = logging.getLogger(__name__)
 
 _MAX_RESULTS = 200  # GetJobRuns' limit
+BOOKMARKS_READ = ("job-bookmark-enable", "job-bookmark-pause")  # runs that read only new objects
 INTERRUPTED = "the local AWS stopped during the run"
 
 
@@ -72,7 +83,7 @@ class StoredJobRun(JobRun):
     """A run as the backend keeps it: the driver process and the end callback are runtime, never saved."""
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "process": None, "on_done": None}
+        return {**self.__dict__, "process": None, "on_done": None, "on_commit": None}
 
 
 class JobRunsBackend(LocalBackend):
@@ -89,7 +100,36 @@ class JobRunsBackend(LocalBackend):
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
         self.runs: dict[str, list[StoredJobRun]] = {}
+        self.bookmarks: dict[str, dict] = {}  # job name -> JobBookmarkEntry (JobBookmark: the state as JSON text)
         self.lock = threading.Lock()
+
+    def bookmark(self, job_name: str) -> dict | None:
+        with self.lock:
+            return getattr(self, "bookmarks", {}).get(job_name)
+
+    def commit_bookmark(self, run: JobRun) -> None:
+        """A successful run's Job.commit() state becomes the job's bookmark ("Job bookmarks": only
+        job-bookmark-enable saves; a failed run saves nothing). Called by the run's thread once the script has
+        exited 0 and its output is synced, before the run is answered SUCCEEDED, so a caller that sees the run
+        succeed also sees its bookmark."""
+        if run.bookmark_out is None:
+            return
+        if run.arguments.get("--job-bookmark-option") != "job-bookmark-enable":
+            return
+        with self.lock:
+            if not hasattr(self, "bookmarks"):
+                self.bookmarks = {}
+            previous = self.bookmarks.get(run.job_name) or {"Version": 0, "Run": 0, "RunId": None}
+            self.bookmarks[run.job_name] = {
+                "JobName": run.job_name,
+                "Version": previous["Version"] + 1,
+                "Run": previous["Run"] + 1,
+                "Attempt": 0,
+                "PreviousRunId": previous["RunId"],
+                "RunId": run.run_id,
+                "JobBookmark": json.dumps(run.bookmark_out, sort_keys=True),
+            }
+        run.bookmark_out = None
 
     @classmethod
     def wire(cls, base_dir: Path | None, endpoint_url: str | None) -> None:
@@ -159,6 +199,9 @@ def _describe(run: JobRun) -> dict:
         "DriverLogPath": str(run.driver_log),
         **{k: v for k, v in run.extra.items() if v is not None},
     }
+    dpu_seconds = _dpu_seconds(run)
+    if dpu_seconds is not None:
+        out["DPUSeconds"] = dpu_seconds
     if run.completed_on is not None:
         out["CompletedOn"] = run.completed_on
     if run.error_message:
@@ -166,17 +209,31 @@ def _describe(run: JobRun) -> dict:
     return out
 
 
-def _run_ended(run: JobRun) -> None:
-    """The run's thread is done with it: its state, its output in S3 and its driver log in Logs are durable."""
+_DPU_FACTOR = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8, "G.12X": 12, "G.16X": 16, "Z.2X": 2}
+
+
+def _dpu_seconds(run: JobRun) -> float | None:
+    """GetJobRun's DPUSeconds: set, as on AWS, only for FLEX runs or with --enable-auto-scaling true ("the total
+    time each executor ran ... multiplied by a DPU factor (1 for G.1X, 2 for G.2X, or 0.25 for G.025X)"). Locally
+    every executor (NumberOfWorkers - 1; one worker is the driver) counts as running the whole ExecutionTime."""
+    worker_type, workers = run.extra.get("WorkerType"), run.extra.get("NumberOfWorkers")
+    flex = run.extra.get("ExecutionClass") == "FLEX"
+    auto_scaling = str(run.arguments.get("--enable-auto-scaling", "")).lower() == "true"
+    if not (flex or auto_scaling) or worker_type not in _DPU_FACTOR or not workers:
+        return None
+    return float(run.execution_seconds * max(workers - 1, 1) * _DPU_FACTOR[worker_type])
+
+
+def _run_ended(backend: JobRunsBackend, run: JobRun, end) -> None:
+    """The run's thread is done with it: its final state (``end``), its bookmark (kept by ``on_commit`` before),
+    its output in S3 and its driver log in Logs are made durable, and only then is the state answered
+    (``state_store.finish``)."""
+    state_store.finish([(run, end)], "glue", "logs")
     log.info(
         "glue job %s run %s ended %s in %ss%s",
         run.job_name, run.run_id, run.state, run.execution_seconds,
         f": {run.error_message}" if run.error_message else "",
     )
-    try:
-        state_store.touch_and_commit("glue", "logs")
-    except Exception:  # the server is stopping and its store closed: the restart settles the run
-        log.exception("the end of glue job run %s could not be made durable", run.run_id)
 
 
 # --- actions (methods of moto's GlueResponse, looked up by name per request) -----------------------------------
@@ -216,11 +273,16 @@ def start_job_run(self: GlueResponse) -> str:
                 "GlueVersion": job.glue_version,
                 "ExecutionClass": job.execution_class,
             },
-            on_done=_run_ended,
+            on_done=functools.partial(_run_ended, runs),
+            on_commit=runs.commit_bookmark,
             runtime=runtime,
         )
+        if arguments.get("--job-bookmark-option") in BOOKMARKS_READ:
+            entry = runs.bookmarks.get(job.name) if hasattr(runs, "bookmarks") else None
+            run.bookmark_in = json.loads(entry["JobBookmark"]) if entry else {}
         runs.runs.setdefault(job.name, []).append(run)
-    threading.Thread(target=runner.execute, args=(run,), name=f"glue-{run_id[:12]}", daemon=True).start()
+    threading.Thread(target=service_roles.run_as_job_role, args=(run, runner.execute),  # as the job's role
+                     name=f"glue-{run_id[:12]}", daemon=True).start()
     log.info("glue job %s run %s started; driver log %s", job.name, run_id, run.driver_log)
     return json.dumps({"JobRunId": run_id})
 
@@ -279,6 +341,45 @@ def batch_stop_job_run(self: GlueResponse) -> str:
         runner.stop(run)
         stopped.append({"JobName": name, "JobRunId": run_id})
     return json.dumps({"SuccessfulSubmissions": stopped, "Errors": errors})
+
+
+# --- job bookmarks ("Tracking processed data using job bookmarks"; API: GetJobBookmark, ResetJobBookmark) -------
+
+
+def _bookmark_not_found(name: str) -> EntityNotFoundException:
+    return EntityNotFoundException(f"Continuation for job {name} not found")
+
+
+@add("moto.glue.responses.GlueResponse.get_job_bookmark", why="moto has no job bookmarks")
+def get_job_bookmark(self: GlueResponse) -> str:
+    """The job's JobBookmarkEntry (JobBookmark: the committed state as JSON text); EntityNotFoundException when
+    no run of the job has committed a bookmark."""
+    name = self._get_param("JobName")
+    _job(self, name, "GetJobBookmark")
+    if self._get_param("RunId"):
+        raise InvalidInputException("GetJobBookmark", "RunId is not emulated by the local AWS")
+    entry = _runs_for(self).bookmark(name)
+    if entry is None:
+        raise _bookmark_not_found(name)
+    return json.dumps({"JobBookmarkEntry": entry})
+
+
+@add("moto.glue.responses.GlueResponse.reset_job_bookmark", why="moto has no job bookmarks")
+def reset_job_bookmark(self: GlueResponse) -> str:
+    """Forgets what the job's runs processed: the next bookmarked run reads everything. Returns the reset entry.
+    A RunId (resetting to a given run's state) is not emulated and is refused."""
+    name = self._get_param("JobName")
+    _job(self, name, "ResetJobBookmark")
+    if self._get_param("RunId"):
+        raise InvalidInputException("ResetJobBookmark", "RunId is not emulated by the local AWS")
+    backend = _runs_for(self)
+    with backend.lock:
+        entry = getattr(backend, "bookmarks", {}).get(name)
+        if entry is None:
+            raise _bookmark_not_found(name)
+        entry = {**entry, "Version": entry["Version"] + 1, "JobBookmark": "{}"}
+        backend.bookmarks[name] = entry
+    return json.dumps({"JobBookmarkEntry": entry})
 
 
 # --- GlueVersion -> runtime (local_aws.gluejob.runtimes) -------------------------------------------------------

@@ -7,7 +7,12 @@ Mended here (moto 5.2.5; each a declared patch, ``local_aws.patches``):
   list per key) and reports an unknown key or value as a failure;
 - RemoveLFTagsFromResource raised on a tag the resource did not have;
 - GetLFTag / CreateLFTag: an unknown key is EntityNotFoundException, a duplicate AlreadyExistsException;
-- GrantPermissions / RevokePermissions on a Glue database or table that does not exist is EntityNotFoundException.
+- GrantPermissions / RevokePermissions on a Glue database or table that does not exist is EntityNotFoundException;
+  the caller must be a data lake administrator or hold what it grants with the grant option (AccessDeniedException,
+  ``local_aws.lakeformation.access.require_grant``); a grant on a DataCellsFilter needs the filter to exist;
+- CreateDataCellsFilter, GetDataCellsFilter, DeleteDataCellsFilter (moto has none) and ListDataCellsFilter (moto's
+  lists nothing): filters live in ``local_aws.lakeformation.filters``;
+- BatchGrantPermissions / BatchRevokePermissions checked per entry (Failures), keeping the grant option moto drops.
 The API-level checks sit on the responses class only; CloudFormation's resource handlers call the backend.
 
 CloudFormation types (beside the service they create): AWS::LakeFormation::DataLakeSettings, ::Resource,
@@ -22,18 +27,21 @@ changes it and restored as it was, grants to stack-created roles included (their
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
 from moto.glue.models import glue_backends
+from moto.lakeformation import urls as _lf_urls
 from moto.lakeformation.exceptions import AlreadyExists, EntityNotFound, InvalidInput
 from moto.lakeformation.models import LakeFormationBackend, lakeformation_backends
 from moto.lakeformation.responses import LakeFormationResponse
 
 from local_aws.cfn_resources import LocalResource
-from local_aws.patches import patch
+from local_aws.lakeformation import access, filters
+from local_aws.patches import add, patch, set_value
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +119,33 @@ def _remove_lf_tags_from_resource(self: LakeFormationBackend, catalog_id: str, r
         store[key] = [tag for tag in store.get(key, []) if tag["TagKey"] not in removed]
 
 
+def _with_catalog_id(resource: dict[str, Any], catalog_id: str) -> dict[str, Any]:
+    """``resource`` with each part's CatalogId filled in (AWS defaults it to the caller's account and lists it)."""
+    filled = {}
+    for kind, spec in (resource or {}).items():
+        if isinstance(spec, dict) and kind in ("Database", "Table", "TableWithColumns", "DataLocation",
+                                               "LFTagPolicy", "LFTag", "DataCellsFilter"):
+            key = "TableCatalogId" if kind == "DataCellsFilter" else "CatalogId"
+            spec = {**spec, key: spec.get(key) or catalog_id}
+        filled[kind] = spec
+    return filled
+
+
+def _same_catalog_id(original):
+    def action(self: LakeFormationBackend, catalog_id: str, principal: dict[str, str], resource: dict[str, Any],
+               *permissions: Any, **named: Any) -> None:
+        return original(self, catalog_id, principal, _with_catalog_id(resource, catalog_id), *permissions, **named)
+
+    return action
+
+
+patch("moto.lakeformation.models.LakeFormationBackend.grant_permissions", wrap=True,
+      why="moto keeps a grant's Resource as given, so a grant naming CatalogId and a revoke omitting it (both valid, "
+          "AWS defaults it to the account) never meet; AWS lists it filled in")(_same_catalog_id)
+patch("moto.lakeformation.models.LakeFormationBackend.revoke_permissions", wrap=True,
+      why="as grant_permissions: the Resource's CatalogId defaults to the account")(_same_catalog_id)
+
+
 # --- API-level checks ---------------------------------------------------------------------------------------
 
 
@@ -152,12 +187,59 @@ def _checked(check):
     return factory
 
 
-def _check_grant(self: LakeFormationResponse) -> None:
-    if not (self._get_param("Principal") or {}).get("DataLakePrincipalIdentifier"):
+class AccessDenied(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__("AccessDeniedException", message)
+
+
+def _check_grant_entry(account_id: str, region: str, principal: dict | None, permissions: list[str] | None,
+                       resource: dict[str, Any] | None) -> None:
+    """What GrantPermissions / RevokePermissions (and each Batch entry) check, raising AWS's error."""
+    if not (principal or {}).get("DataLakePrincipalIdentifier"):
         raise InvalidInput("Principal.DataLakePrincipalIdentifier is required.")
-    if not self._get_param("Permissions"):
+    if not permissions:
         raise InvalidInput("Permissions must not be empty.")
-    _check_catalog_resource(self.current_account, self.region, self._get_param("Resource"))
+    if resource and "DataCellsFilter" in resource:
+        spec = resource["DataCellsFilter"]
+        if filters.key(spec.get("DatabaseName") or "", spec.get("TableName") or "", spec.get("Name") or "") \
+                not in filters.filters_backends[account_id][region].filters:
+            raise _not_found(f"Data cells filter {spec.get('Name')} not found.")
+    _check_catalog_resource(account_id, region, resource)
+    try:  # the caller must be a data lake administrator, or hold what it grants with the grant option
+        access.require_grant(resource, permissions, account=account_id, region=region)
+    except access.LakeFormationDenied as exc:
+        raise AccessDenied(exc.message) from exc
+
+
+def _check_grant(self: LakeFormationResponse) -> None:
+    _check_grant_entry(self.current_account, self.region, self._get_param("Principal"),
+                       self._get_param("Permissions"), self._get_param("Resource"))
+
+
+def _batch(revoke: bool):
+    """BatchGrantPermissions / BatchRevokePermissions: each entry checked as the single call is; a refused entry
+    is reported in Failures (its RequestEntry and Error) and the others are applied, as AWS answers a batch."""
+
+    def action(self: LakeFormationResponse) -> str:
+        catalog_id = self._get_param("CatalogId") or self.current_account
+        failures = []
+        for entry in self._get_param("Entries") or []:
+            try:
+                _check_grant_entry(self.current_account, self.region, entry.get("Principal"),
+                                   entry.get("Permissions"), entry.get("Resource"))
+            except JsonRESTError as exc:
+                failures.append({"RequestEntry": entry, "Error": {"ErrorCode": exc.error_type,
+                                                                   "ErrorMessage": exc.message}})
+                continue
+            apply = (self.lakeformation_backend.revoke_permissions if revoke
+                     else self.lakeformation_backend.grant_permissions)
+            apply(catalog_id, entry["Principal"], entry["Resource"], entry.get("Permissions") or [],
+                  entry.get("PermissionsWithGrantOption") or [])
+        return json.dumps({"Failures": failures})
+
+    return action
 
 
 def _check_tag_exists(self: LakeFormationResponse) -> None:
@@ -184,6 +266,91 @@ for _action, _check, _why in (
         ("update_lf_tag", _check_tag_exists, "an unknown LF-tag key is EntityNotFoundException"),
         ("create_lf_tag", _check_tag_new, "a duplicate LF-tag key is AlreadyExistsException; values are required")):
     patch(f"{_RESPONSES}.{_action}", why=_why, wrap=True)(_checked(_check))
+# --- data cells filters ("Data filtering and cell-level security"; API: CreateDataCellsFilter ...) -------------------
+
+
+def _filters(self: LakeFormationResponse) -> dict:
+    return filters.filters_backends[self.current_account][self.region].filters
+
+
+def _filter_key(self: LakeFormationResponse) -> tuple[str, str, str]:
+    return filters.key(self._get_param("DatabaseName") or "", self._get_param("TableName") or "",
+                       self._get_param("Name") or "")
+
+
+set_value("moto.lakeformation.urls.url_paths", {
+    **_lf_urls.url_paths, **{f"{{0}}/{action}$": _lf_urls.response.dispatch
+                             for action in ("CreateDataCellsFilter", "GetDataCellsFilter", "DeleteDataCellsFilter")}},
+    why="routes for the data cells filter actions moto lacks")
+
+
+@add(f"{_RESPONSES}.create_data_cells_filter", why="moto has no CreateDataCellsFilter")
+def _create_data_cells_filter(self: LakeFormationResponse) -> str:
+    data = dict(self._get_param("TableData") or {})
+    data.setdefault("TableCatalogId", self.current_account)
+    for required in ("DatabaseName", "TableName", "Name"):
+        if not data.get(required):
+            raise InvalidInput(f"TableData.{required} is required.")
+    row = data.get("RowFilter") or {}
+    if ("FilterExpression" in row) == ("AllRowsWildcard" in row):
+        raise InvalidInput("RowFilter needs exactly one of FilterExpression and AllRowsWildcard.")
+    if bool(data.get("ColumnNames")) == ("ColumnWildcard" in data):
+        raise InvalidInput("TableData needs exactly one of ColumnNames and ColumnWildcard.")
+    _check_catalog_resource(self.current_account, self.region,
+                            {"Table": {"DatabaseName": data["DatabaseName"], "Name": data["TableName"]}})
+    try:  # creating a filter needs SELECT with the grant option on the table (or an administrator)
+        access.require_grant({"DataCellsFilter": data}, ["SELECT"], account=self.current_account, region=self.region)
+    except access.LakeFormationDenied as exc:
+        raise AccessDenied(exc.message) from exc
+    key = filters.key(data["DatabaseName"], data["TableName"], data["Name"])
+    if key in _filters(self):
+        raise AlreadyExists(f"Data cells filter {data['Name']} already exists.")
+    _filters(self)[key] = data
+    return "{}"
+
+
+@add(f"{_RESPONSES}.get_data_cells_filter", why="moto has no GetDataCellsFilter")
+def _get_data_cells_filter(self: LakeFormationResponse) -> str:
+    found = _filters(self).get(_filter_key(self))
+    if found is None:
+        raise _not_found(f"Data cells filter {self._get_param('Name')} not found.")
+    return json.dumps({"DataCellsFilter": found})
+
+
+@add(f"{_RESPONSES}.delete_data_cells_filter", why="moto has no DeleteDataCellsFilter")
+def _delete_data_cells_filter(self: LakeFormationResponse) -> str:
+    key = _filter_key(self)
+    if key not in _filters(self):
+        raise _not_found(f"Data cells filter {self._get_param('Name')} not found.")
+    try:
+        access.require_grant({"DataCellsFilter": _filters(self)[key]}, ["SELECT"], account=self.current_account,
+                             region=self.region)
+    except access.LakeFormationDenied as exc:
+        raise AccessDenied(exc.message) from exc
+    del _filters(self)[key]
+    catalog = self.lakeformation_backend.grants.get(self.current_account)
+    if catalog is not None:  # the grants on a deleted filter go with it
+        catalog.permissions = {g for g in catalog.permissions if "DataCellsFilter" not in g.resource or filters.key(
+            g.resource["DataCellsFilter"].get("DatabaseName") or "", g.resource["DataCellsFilter"].get("TableName")
+            or "", g.resource["DataCellsFilter"].get("Name") or "") != key}
+    return "{}"
+
+
+@patch(f"{_RESPONSES}.list_data_cells_filter", why="moto lists no filters (it has no CreateDataCellsFilter)")
+def _list_data_cells_filter(self: LakeFormationResponse) -> str:
+    table = self._get_param("Table") or {}
+    database, name = (table.get("DatabaseName") or "").lower(), (table.get("Name") or "").lower()
+    found = [f for (db, t, _), f in sorted(_filters(self).items())
+             if (not database or db == database) and (not name or "TableWildcard" in table or t == name)]
+    return json.dumps({"DataCellsFilters": found})
+
+
+patch(f"{_RESPONSES}.batch_grant_permissions",
+      why="each entry is checked as GrantPermissions is (refusals in Failures); moto reads the grant option from a "
+          "misspelt key (PermissionsWithGrantOptions) and so drops it")(_batch(revoke=False))
+patch(f"{_RESPONSES}.batch_revoke_permissions",
+      why="each entry is checked as RevokePermissions is (refusals in Failures); moto misspells the grant-option "
+          "key")(_batch(revoke=True))
 
 
 # --- CloudFormation resource types ----------------------------------------------------------------------------

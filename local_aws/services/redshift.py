@@ -1,6 +1,8 @@
 """Redshift (the control plane): moto's clusters, mended where the local AWS needs them.
 
-- CloudFormation: ``AWS::Redshift::Cluster`` keeps its ``ClusterIdentifier`` (moto names the cluster after the
+- CloudFormation: the subnet and parameter groups have their name as physical id and GetAtt value;
+  ``AWS::Redshift::Cluster`` GetAtt Endpoint.Address is the host name; the cluster keeps its
+  ``ClusterIdentifier`` (moto names the cluster after the
   logical id), resolves subnet and parameter group references, attaches ``IamRoles``, and ``Ref`` gives the
   cluster identifier, as AWS documents for the type (moto returns the model object).
 - DeleteCluster also deletes the cluster's databases in the local warehouse (``services/redshift_data.py``), so a
@@ -59,6 +61,47 @@ def create_from_cloudformation_json(cls, resource_name, cloudformation_json, acc
 @property
 def physical_resource_id(self: Cluster) -> str:
     return self.cluster_identifier
+
+
+@patch("moto.redshift.models.Cluster.get_cfn_attribute", wrap=True,
+       why="GetAtt Endpoint.Address is the host name, as AWS documents it (moto gave the whole endpoint dict)")
+def _cluster_attribute(original):
+    def get_cfn_attribute(self, attribute_name: str):
+        return self.address if attribute_name == "Endpoint.Address" else original(self, attribute_name)
+
+    return get_cfn_attribute
+
+
+@add("moto.redshift.models.SubnetGroup.physical_resource_id", why="Ref of AWS::Redshift::ClusterSubnetGroup gives "
+     "its name and the stack lists it as the PhysicalResourceId (moto's model had none)")
+@property
+def _subnet_group_physical_id(self) -> str:
+    return self.cluster_subnet_group_name
+
+
+@add("moto.redshift.models.SubnetGroup.get_cfn_attribute", why="GetAtt ClusterSubnetGroupName, as AWS documents it")
+def _subnet_group_attribute(self, attribute_name: str) -> str:
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    if attribute_name != "ClusterSubnetGroupName":
+        raise UnformattedGetAttTemplateException()
+    return self.cluster_subnet_group_name
+
+
+@add("moto.redshift.models.ParameterGroup.physical_resource_id", why="Ref of AWS::Redshift::ClusterParameterGroup "
+     "gives its name and the stack lists it as the PhysicalResourceId (moto's model had none)")
+@property
+def _parameter_group_physical_id(self) -> str:
+    return self.name
+
+
+@add("moto.redshift.models.ParameterGroup.get_cfn_attribute", why="GetAtt ParameterGroupName, as AWS documents it")
+def _parameter_group_attribute(self, attribute_name: str) -> str:
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    if attribute_name != "ParameterGroupName":
+        raise UnformattedGetAttTemplateException()
+    return self.name
 
 
 @patch("moto.redshift.models.RedshiftBackend.delete_cluster", why="a deleted cluster's databases go with it in "

@@ -56,7 +56,7 @@ from local_aws.redshift.statements import (
     Statement,
     settle_interrupted,
 )
-from local_aws.state.store import register_finished, touch_and_commit
+from local_aws.state.store import finish, register_finished
 
 MAX_KEEP_ALIVE = 24 * 3600
 PAGE_ROWS = 1000  # rows per GetStatementResult page (AWS pages by size; rows keep tokens predictable here)
@@ -124,10 +124,11 @@ redshift_data_backends = BackendDict(RedshiftDataBackend, "redshift")
 register_finished(Statement, lambda statement: statement.final_key, detach=("connection",))
 
 
-def _statement_ended(statement: Statement, changed: set[str]) -> None:
-    """A worker finished a statement outside any request: its status and result (and the S3 objects UNLOAD wrote,
-    or the Glue database CREATE EXTERNAL SCHEMA created) are durable before anyone can read them."""
-    touch_and_commit(SERVICE, *sorted(changed))
+def _statement_ended(changes: list, changed: set[str]) -> None:
+    """A worker finished a statement outside any request: its status and result (set by ``changes``, with the S3
+    objects UNLOAD wrote or the Glue database CREATE EXTERNAL SCHEMA created) are durable before anyone can read
+    them."""
+    finish(changes, SERVICE, *sorted(changed))
 
 
 def install(server) -> None:

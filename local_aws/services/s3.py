@@ -7,12 +7,15 @@
 - Durability: every change to a bucket's keys (put, copy, delete, delete markers, versions) tells the state store
   (``local_aws.state``), which writes that key's versions, and the body as a content-addressed blob, before the
   request is answered.
+- Conditional writes (PutObject and DeleteObject with ``If-None-Match``/``If-Match``) are atomic, as S3 documents:
+  moto checks the condition and then writes, so two concurrent writers could both pass; here they take turns.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 
 from moto.core.common_models import CloudFormationModel
 from moto.s3.exceptions import MissingBucket
@@ -101,6 +104,40 @@ def _value(original: property):
         original.fset(self, new_value)
 
     return property(original.fget, set_value)
+
+
+# S3 User Guide, "Add preconditions to S3 operations with conditional requests": "If multiple conditional writes
+# occur for the same object name, the first write operation to finish succeeds" and the others get 412
+# PreconditionFailed. One lock for every conditional write in the process (they are rare: locks, manifests).
+_conditional_writes = threading.Lock()
+
+
+def _conditional(request_headers) -> bool:
+    return bool(request_headers.get("If-None-Match") or request_headers.get("If-Match"))
+
+
+@patch("moto.s3.responses.S3Response.put_object", why="a conditional PutObject is atomic on S3; moto checks the "
+       "condition and then writes, so two concurrent writers could both succeed", wrap=True)
+def _put_object(original):
+    def put_object(self):
+        if not _conditional(self.headers):
+            return original(self)
+        with _conditional_writes:
+            return original(self)
+
+    return put_object
+
+
+@patch("moto.s3.responses.S3Response.delete_object", why="a conditional DeleteObject (If-Match) is atomic on S3, "
+       "as a conditional PutObject", wrap=True)
+def _delete_object(original):
+    def delete_object(self):
+        if not _conditional(self.headers):
+            return original(self)
+        with _conditional_writes:
+            return original(self)
+
+    return delete_object
 
 
 # --- CloudFormation (added by the Step Functions/CloudFormation conversion; kept apart from the rest) --------------

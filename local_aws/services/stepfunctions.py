@@ -1,6 +1,12 @@
 """Step Functions: moto's ASL interpreter, enabled by the server and mended where it falls short of AWS.
 
 Mended here (each a declared patch, ``local_aws.patches``):
+- JSONata and variables (``local_aws.stepfunctions.jsonata``): a real evaluator, States.QueryEvaluationError;
+- a state's Assign takes effect after its output (``local_aws.stepfunctions.variables``), as on AWS;
+- the Context object's fields and formats (``local_aws.stepfunctions.context``): RedriveCount, ISO 8601 times;
+- create-time validation as AWS does it (``local_aws.stepfunctions.validation``): InvalidDefinition with AWS's codes;
+- runtime errors with AWS's names and causes (``local_aws.stepfunctions.runtime``): a Choice on an absent path;
+- DescribeExecution's output is the JSON text of the execution's output, also for a string or null;
 - `aws-sdk:redshiftdata:*` reaches the Redshift Data API (moto knows no service called "redshiftdata");
 - errors from aws-sdk integrations are named as AWS names them (`Glue.EntityNotFoundException`,
   `RedshiftData.ValidationException`), so Retry and Catch written for AWS match;
@@ -20,7 +26,9 @@ ARN, executions kept), as AWS does. The stack's resource is a reference (ARN, na
 machine.
 
 Durability: state machines and executions live in moto's parser backend and are saved with it. An execution runs
-in a thread; its end (success, failure, abort, time-out) is committed by that thread as it ends. The interpreter's
+in a thread; its end (success, failure, abort, time-out) is committed by that thread before DescribeExecution and
+ListExecutions answer it (``state_store.finish``), and GetExecutionHistory shows the closing event (which the
+interpreter records a moment before) only with that end. The interpreter's
 environment (thread events, callback endpoints, map-run records) is not state: a saved execution keeps its status,
 input, output, error, cause and history. After a restart, an execution that was RUNNING is FAILED (error
 ``LocalAWS.Interrupted``, which no AWS execution gives, and a cause saying the local AWS stopped during the
@@ -41,6 +49,7 @@ from typing import Any
 
 import botocore.session
 from moto.core.utils import iso_8601_datetime_with_milliseconds
+from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
@@ -58,6 +67,11 @@ from local_aws import ACCOUNT_ID, REGION, settings
 from local_aws.cfn_resources import LocalResource
 from local_aws.patches import patch, set_value
 from local_aws.state import store as state_store
+from local_aws.stepfunctions import context as _context  # noqa: F401 - declares its patches
+from local_aws.stepfunctions import jsonata as _jsonata  # noqa: F401 - declares its patches
+from local_aws.stepfunctions import runtime as _runtime  # noqa: F401 - declares its patches
+from local_aws.stepfunctions import validation as _validation  # noqa: F401 - declares its patches
+from local_aws.stepfunctions import variables as _variables  # noqa: F401 - declares its patches
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +177,41 @@ set_value("moto.stepfunctions.responses.json", _ResponsesJson,
           why="an execution output holding a datetime made DescribeExecution 500; AWS gives ISO-8601")
 
 
+@patch("moto.stepfunctions.responses.StepFunctionResponse.describe_execution", wrap=True,
+       why="an execution whose output is a JSON string (\"done\") or null was answered as bare text or without "
+           "output (AWS: always the JSON text of the value); inputDetails and the redrive fields were missing")
+def _describe_execution_output(original):
+    @functools.wraps(original)
+    def describe_execution(self):
+        answer = original(self)
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        if isinstance(execution, Execution):
+            # AWS: inputDetails.included is "always true for API calls"; redriveCount is 0 until a redrive
+            # (RedriveExecution is not emulated).
+            answer.result["inputDetails"] = {"included": True}
+            answer.result.update(_redrive_fields(execution.exec_status))
+            if execution.exec_status == ExecutionStatus.SUCCEEDED:
+                answer.result["output"] = json.dumps(execution.output, default=_json_default, separators=(",", ":"))
+        return answer
+
+    return describe_execution
+
+
+def _redrive_fields(status: str) -> dict:
+    """DescribeExecution's redrive fields as AWS answers them (AWS-recorded): redriveCount 0 (RedriveExecution is
+    not emulated, so no execution was redriven); a failed, aborted or timed-out execution is REDRIVABLE on AWS, any
+    other NOT_REDRIVABLE with the reason "Execution is <STATUS> and cannot be redriven"."""
+    if status in (ExecutionStatus.FAILED, ExecutionStatus.ABORTED, ExecutionStatus.TIMED_OUT):
+        return {"redriveCount": 0, "redriveStatus": "REDRIVABLE"}
+    return {"redriveCount": 0, "redriveStatus": "NOT_REDRIVABLE",
+            "redriveStatusReason": f"Execution is {getattr(status, 'value', status)} and cannot be redriven"}
+
+
+# The result of states:startExecution.sync(:2) as AWS-recorded executions show it: DescribeExecution without its
+# redrive fields.
+_NOT_IN_SYNC_RESULTS = ("redriveCount", "redriveStatus", "redriveStatusReason")
+
+
 @functools.cache
 def _operation_model(service: str, snake_action: str):
     model = botocore.session.get_session().get_service_model(service)
@@ -176,32 +225,80 @@ _TASK_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.s
 
 
 @patch(f"{_TASK_SERVICE}.state_task_service.StateTaskService._normalise_parameters",
-       why="optimised integrations (states:startExecution.sync:2) take ASL PascalCase; moto's stub passes them "
-           "through and the API call fails")
+       why="optimised and aws-sdk integrations (states:startExecution.sync:2, aws-sdk:sfn:startExecution) take "
+           "ASL PascalCase; moto's stub passes them through and the API call fails")
 def _normalise_parameters(self: StateTaskService, parameters: dict, boto_service_name: str | None = None,
                           service_action_name: str | None = None) -> None:
-    """ASL writes parameters as PascalCase (StateMachineArn); some APIs take camelCase (stateMachineArn)."""
-    if isinstance(self, state_task_service_aws_sdk.StateTaskServiceAwsSdk):
-        return  # aws-sdk integrations pass parameters through as the API names them
+    """ASL writes parameters as PascalCase (StateMachineArn); some APIs take camelCase (stateMachineArn).
+
+    aws-sdk integrations: AWS takes each member in PascalCase and passes values as given (no JSON encoding of
+    an object into a string parameter), so only the names are mapped to the API's own."""
     operation = _operation_model(self._get_boto_service_name(boto_service_name),
                                  self._get_boto_service_action(service_action_name))
-    if operation is not None and operation.input_shape is not None:
+    if operation is None or operation.input_shape is None:
+        return
+    if isinstance(self, state_task_service_aws_sdk.StateTaskServiceAwsSdk):
+        _to_api_names(parameters, operation.input_shape)
+    else:
         self._to_boto_request(parameters, operation.input_shape)
 
 
+def _rename_members(value: Any, shape, rename) -> None:
+    """Rename the members of the structures in ``value`` by ``rename(key, shape) -> (name, member shape)``, walking
+    lists and map values along ``shape`` (botocore's); map keys and document values are data and stay."""
+    if shape is None:
+        return
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key in list(value):
+            name, member = rename(key, shape)
+            inner = value.pop(key)
+            _rename_members(inner, member, rename)
+            value[name] = inner
+    elif shape.type_name == "list" and isinstance(value, list):
+        for inner in value:
+            _rename_members(inner, shape.member, rename)
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for inner in value.values():
+            _rename_members(inner, shape.value, rename)
+
+
+def _api_name(key: str, shape) -> tuple[str, Any]:
+    for name, member in shape.members.items():
+        if name.lower() == key.lower():
+            return name, member
+    return key, None
+
+
+def _to_api_names(value: Any, shape) -> None:
+    """Rename the keys of ``value`` (and of the structures inside it) to the API's member names, matched without
+    regard to case (StateMachineArn -> stateMachineArn). Keys the API lacks are left for botocore to refuse."""
+    _rename_members(value, shape, _api_name)
+
+
+def _to_pascal_names(value: Any, shape) -> None:
+    """aws-sdk results name each member with a capital first letter (executionArn -> ExecutionArn), as AWS
+    returns them; map keys and document values are data and stay as they are."""
+    _rename_members(value, shape, lambda key, structure: (key[:1].upper() + key[1:], structure.members.get(key)))
+
+
 @patch(f"{_TASK_SERVICE}.state_task_service.StateTaskService._normalise_response",
-       why="optimised integrations return PascalCase with ISO timestamps on AWS; moto's stub leaves camelCase and "
-           "datetimes")
+       why="optimised and aws-sdk integrations return PascalCase with ISO timestamps on AWS; moto's stub leaves "
+           "camelCase and datetimes")
 def _normalise_response(self: StateTaskService, response: Any, boto_service_name: str | None = None,
                         service_action_name: str | None = None) -> None:
     """Results come back PascalCase (ExecutionArn, Output) with ISO timestamps, as AWS returns them."""
     _without_datetimes(response)
-    if isinstance(self, state_task_service_aws_sdk.StateTaskServiceAwsSdk):
-        return
     operation = _operation_model(self._get_boto_service_name(boto_service_name),
                                  self._get_boto_service_action(service_action_name))
-    if operation is not None and operation.output_shape is not None:
-        self._from_boto_response(response, operation.output_shape)
+    if operation is None or operation.output_shape is None:
+        return
+    if isinstance(self, state_task_service_aws_sdk.StateTaskServiceAwsSdk):
+        _to_pascal_names(response, operation.output_shape)
+        return
+    if operation.name == "DescribeExecution" and isinstance(response, dict):
+        for field in _NOT_IN_SYNC_RESULTS:
+            response.pop(field, None)
+    self._from_boto_response(response, operation.output_shape)
 
 
 @patch(f"{_TASK_SERVICE}.state_task_service_callback.StateTaskServiceCallback._eval_integration_pattern",
@@ -234,9 +331,23 @@ def _sync_without_callback(original):
 def _named_start_execution(original):
     @functools.wraps(original)
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        _check_input_size(execution_input)
         return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     return start_execution
+
+
+# Step Functions API Reference, StartExecution, "input": "Length constraints apply to the payload size, and are
+# expressed as bytes in UTF-8 encoding. Maximum length of 262144" (the 256 KiB payload quota); a request breaking
+# a length constraint is refused with AWS's generic ValidationException wording.
+MAX_INPUT_BYTES = 262_144
+
+
+def _check_input_size(execution_input: str | None) -> None:
+    if execution_input is not None and len(execution_input.encode("utf-8")) > MAX_INPUT_BYTES:
+        raise ValidationException(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
+            f"less than or equal to {MAX_INPUT_BYTES}")
 
 
 # --- durability ----------------------------------------------------------------------------------------------
@@ -288,17 +399,44 @@ def _reduce_worker(self, /):
 
 
 @patch("moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated",
-       why="durability: an execution ends in its own thread, outside any request; its end is committed then",
+       why="durability: an execution ends in its own thread, outside any request; its end (status, stop date, "
+           "output, error, cause) is committed before DescribeExecution or ListExecutions can answer it",
        wrap=True)
 def _committing_terminated(original):
     @functools.wraps(original)
     def terminated(self) -> None:
-        try:
-            original(self)
-        finally:
-            state_store.touch_and_commit("stepfunctions")
+        execution = self.execution
+
+        def end(ending) -> None:  # moto's own end, set on the copy that state_store.finish hands it
+            self.execution = ending
+            try:
+                original(self)
+            finally:
+                self.execution = execution
+
+        state_store.finish([(execution, end)], "stepfunctions")
 
     return terminated
+
+
+# The events that close an execution's history ("GetExecutionHistory", HistoryEvent types).
+_CLOSING_EVENTS = (HistoryEventType.ExecutionSucceeded, HistoryEventType.ExecutionFailed,
+                   HistoryEventType.ExecutionAborted, HistoryEventType.ExecutionTimedOut)
+
+
+@patch("moto.stepfunctions.parser.backend.execution.Execution.to_history_output", wrap=True,
+       why="durability: the interpreter records the closing event (ExecutionSucceeded, ...) a moment before the "
+           "execution's end is journaled and published (state_store.finish); GetExecutionHistory shows it with the "
+           "end, as DescribeExecution does, never an end a crash would turn into FAILED")
+def _history_with_published_end(original):
+    @functools.wraps(original)
+    def to_history_output(self):
+        output = original(self)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            output["events"] = [e for e in output["events"] if e["type"] not in _CLOSING_EVENTS]
+        return output
+
+    return to_history_output
 
 
 def _settle(execution) -> bool:
@@ -310,6 +448,8 @@ def _settle(execution) -> bool:
     if not isinstance(worker, SettledWorker):
         worker = execution.exec_worker = SettledWorker(_history_of(worker) if worker is not None else [])
     history = worker.env.event_manager._history_event_list
+    while history and history[-1]["type"] in _CLOSING_EVENTS:  # an end that was never published (journaled)
+        history.pop()
     if not history:  # saved before its worker recorded the start: every execution's history begins with it
         history.append({
             "id": 1, "previousEventId": 0, "type": HistoryEventType.ExecutionStarted,

@@ -12,13 +12,16 @@ refers to outside its own service is written as a *persistent id* and resolved a
 - a *finished* record that never changes again (an ended execution, crawl, job run, query) -> ("frozen", type,
   key): pickled once into its own entry, so a service's state costs what is still live, not its whole history.
 
-Runtime-only values are rebuilt, not stored: locks, weak dictionaries (as their strong contents), defaultdicts
-whose factory is a lambda (as the builtin type the lambda returns), spooled temporary files.
+A record an engine is ending is pickled with its final values before it has them (``StagingPickler``, for
+``local_aws.state.store.finish``). Runtime-only values are rebuilt, not stored: locks, weak dictionaries (as their
+strong contents), defaultdicts whose factory is a lambda (as the builtin type the lambda returns), spooled temporary
+files.
 """
 
 from __future__ import annotations
 
 import collections
+import copyreg
 import hashlib
 import io
 import os
@@ -163,6 +166,29 @@ class StatePickler(pickle.Pickler):
         return NotImplemented
 
 
+class StagingPickler(StatePickler):
+    """A StatePickler that pickles some records with other attribute values than they have (``staged``: id(record)
+    -> (record, attributes)), as they will be once an engine's end is set (``local_aws.state.store.finish``). The
+    records' types go through the dispatch table (a C lookup per object), and only the commits that end a record use
+    this class, so the other commits pay nothing for it."""
+
+    def __init__(self, file: io.BytesIO, staged: dict[int, tuple[Any, dict[str, Any]]], **options: Any):
+        super().__init__(file, **options)
+        self._staged = staged
+        self.dispatch_table = copyreg.dispatch_table.copy()
+        for record, _ in staged.values():
+            self.dispatch_table[type(record)] = self._reduce_staged
+
+    def _reduce_staged(self, obj: Any) -> tuple:
+        reduction = obj.__reduce_ex__(PROTOCOL)  # what pickle does for an object of this type without us
+        if id(obj) not in self._staged:
+            return reduction
+        function, arguments, state, *rest = reduction
+        if not isinstance(state, dict):
+            raise TypeError(f"{type(obj).__name__} has no attribute dictionary to stage values in")
+        return (function, arguments, {**state, **self._staged[id(obj)][1]}, *rest)
+
+
 class StateUnpickler(pickle.Unpickler):
     def __init__(self, file: io.BytesIO, resolve: Callable[[tuple], Any]):
         super().__init__(file)
@@ -182,9 +208,10 @@ def _key_of_backend_class(cls: type) -> str:
     return key
 
 
-def dumps(value: Any, **options: Any) -> bytes:
+def dumps(value: Any, staged: dict[int, tuple[Any, dict[str, Any]]] | None = None, **options: Any) -> bytes:
+    """``value`` pickled (``options``: StatePickler's), with ``staged`` records as StagingPickler pickles them."""
     buffer = io.BytesIO()
-    StatePickler(buffer, **options).dump(value)
+    (StagingPickler(buffer, staged, **options) if staged else StatePickler(buffer, **options)).dump(value)
     return buffer.getvalue()
 
 

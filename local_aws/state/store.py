@@ -10,10 +10,11 @@ One journal (``local_aws.state.journal``) holds every service's state:
 
 ``commit()`` writes one journal record holding every entry that changed since the last commit, so a request
 that changed several services (CreateStack) is on disk all at once or not at all. The server commits after every
-request that is not a read and before the response leaves (``commit_for_request``); engines that change state
-on their own (a crawl ending, a job run ending, a statement finishing) call ``touch`` and ``commit`` when they
-do. State that was only in flight (a crawl, a job run, an execution) is restored as it was last committed, and
-each service settles it in its ``restored`` hook (AWS would have finished it; a local restart cannot).
+request that is not a read and before the response leaves (``commit_for_request``). Engines that end work on
+their own threads (a job run, a crawl, a query, a statement, an execution) end it through ``finish``: the end is
+committed before any reader can see it, so an answer a client acted on is never taken back by a crash. State
+that was only in flight (a crawl, a job run, an execution) is restored as it was last committed, and each service
+settles it in its ``restored`` hook (AWS would have finished it; a local restart cannot).
 
 Only one store is active per process (``active()``); without a state dir the server runs in memory.
 """
@@ -27,6 +28,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,7 @@ class StateStore:
         self._restoring = False
         self._finished_known: set[tuple] = {k for k in self.journal.entries if k[0] == "frozen"}
         self._finished_pending: dict[tuple, bytes] = {}
+        self._staged: dict[int, tuple[Any, dict[str, Any]]] = {}  # see finish()
         self.commits = 0
         self.commit_seconds = 0.0
 
@@ -175,6 +178,19 @@ class StateStore:
             self.commits += 1
             self.commit_seconds += time.perf_counter() - started
 
+    def commit_finished(self, finals: list[tuple[Any, dict[str, Any]]], services: tuple[str, ...]) -> None:
+        """Write ``finals`` (record, the attributes it ends with) as part of a commit of ``services``, then set
+        them on the records; under the store's lock, so no other commit writes the records as they were between."""
+        with self._lock:
+            self._staged = {id(record): (record, attributes) for record, attributes in finals}
+            try:
+                self.touch(*services)
+                self.commit()
+            finally:
+                self._staged = {}
+            for record, attributes in finals:
+                record.__dict__.update(attributes)
+
     def clear(self) -> None:
         """moto's reset emptied every backend: the saved state goes too."""
         with self._lock:
@@ -209,7 +225,7 @@ class StateStore:
         for account, region, backend in list(backend_dict.iter_backends()):
             states[(account, region)] = _state_of(backend)
         return _retrying(lambda: pickling.dumps(states, s3_bucket_type=FakeBucket, locate=locate,
-                                                freeze=self._freeze))
+                                                freeze=self._freeze, staged=self._staged))
 
     def _freeze(self, obj: Any) -> tuple | None:
         finished = _FINISHED.get(type(obj))
@@ -222,7 +238,8 @@ class StateStore:
         entry = ("frozen", f"{type(obj).__module__}.{type(obj).__qualname__}", key)
         if entry not in self._finished_known and entry not in self._finished_pending:
             record = (type(obj), {k: v for k, v in vars(obj).items() if k not in detach}, detach)
-            self._finished_pending[entry] = pickling.dumps(record, s3_bucket_type=FakeBucket, freeze=self._freeze)
+            self._finished_pending[entry] = pickling.dumps(record, s3_bucket_type=FakeBucket, freeze=self._freeze,
+                                                           staged=self._staged)
         return entry
 
     # -- S3 ----------------------------------------------------------------------------------------------------
@@ -459,6 +476,46 @@ def activate(store: StateStore | None) -> None:
 
 def active() -> StateStore | None:
     return _active
+
+
+def finish(changes: list[tuple[Any, Callable[[Any], object]]], *services: str) -> bool:
+    """Durable, then visible: how an engine ends a run, crawl, query, statement or execution outside any request.
+
+    ``changes`` pairs each record with the function that gives it its final values (state, times, error, result);
+    ``services`` (moto names) are what the end changed (the record's own service, and "s3", "glue", "logs" for what
+    it wrote). Each function runs on a shallow copy of its record (so it must set attributes, never change a shared
+    object in place), and the attributes it set there are staged: the
+    commit pickles the records with them, and only once that journal record is on disk are they set on the live
+    records. So no reader (GetJobRun, GetCrawler, GetQueryExecution, DescribeStatement, DescribeExecution) can
+    see an end that a crash would take back, and readers need no lock. Costs no commit beyond the one the end
+    needs anyway. Without a state store the functions run on the records at once.
+
+    Returns whether the end is visible: False when the commit failed (logged; the records keep their last state,
+    and a restart settles them as in flight), e.g. on a store closed by a stopping server."""
+    store = _active
+    if store is None:
+        for record, change in changes:
+            change(record)
+        return True
+    finals = [(record, _final_attributes(record, change)) for record, change in changes]
+    try:
+        store.commit_finished(finals, services)
+    except Exception:
+        log.exception("the end of %s could not be made durable; it stays unpublished",
+                      ", ".join(type(record).__name__ for record, _ in changes))
+        return False
+    return True
+
+
+_ABSENT = object()
+
+
+def _final_attributes(record: Any, change: Callable[[Any], object]) -> dict[str, Any]:
+    """The attributes ``change`` sets, found by running it on a shallow copy of ``record``."""
+    shadow = type(record).__new__(type(record))
+    shadow.__dict__.update(record.__dict__)
+    change(shadow)
+    return {name: value for name, value in shadow.__dict__.items() if record.__dict__.get(name, _ABSENT) is not value}
 
 
 def touch_and_commit(*services: str) -> None:

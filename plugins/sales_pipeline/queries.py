@@ -12,17 +12,23 @@ class QueryFailedError(RuntimeError):
     """The engine rejected or failed the query; the message carries its own error."""
 
 
-def athena_row(sql: str, *, database: str, workgroup: str, aws_conn_id: str, poll_seconds: float = 1) -> dict:
-    """The first row of an Athena query as {column: string value}."""
+def athena_row(sql: str, *, database: str, workgroup: str, aws_conn_id: str, poll_seconds: float = 1,
+               allow_no_row: bool = False, executed: list[str] | None = None) -> dict | None:
+    """The first row of an Athena query as {column: string value}; None for no row when allow_no_row; `executed`
+    (if given) gets the query's id."""
     hook = AthenaHook(aws_conn_id=aws_conn_id)
     query_id = hook.run_query(sql, query_context={"Database": database}, result_configuration={},
                               workgroup=workgroup)
+    if executed is not None:  # the run's cost record prices the queries it ran
+        executed.append(query_id)
     state = hook.poll_query_status(query_id, sleep_time=poll_seconds)
     if state != "SUCCEEDED":
         reason = hook.get_state_change_reason(query_id)
         raise QueryFailedError(f"Athena query {query_id} ended {state}: {reason}\n{sql}")
     rows = hook.get_query_results(query_id)["ResultSet"]["Rows"]
     if len(rows) < 2:
+        if allow_no_row:
+            return None
         raise QueryFailedError(f"Athena query {query_id} returned no row:\n{sql}")
     header = [cell.get("VarCharValue") for cell in rows[0]["Data"]]
     return {name: cell.get("VarCharValue") for name, cell in zip(header, rows[1]["Data"], strict=True)}

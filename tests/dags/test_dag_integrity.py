@@ -13,6 +13,7 @@ from conftest import REPO
 
 DAILY = "sales_pipeline_daily"
 STATE_MACHINE = "sales_pipeline_state_machine"
+REPORT = "sales_revenue_report"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def dagbag():
 def test_no_import_errors_or_warnings(dagbag):
     assert dagbag.import_errors == {}
     assert [str(w.message) for w in dagbag.parse_warnings] == []
-    assert set(dagbag.dag_ids) == {DAILY, STATE_MACHINE}
+    assert set(dagbag.dag_ids) == {DAILY, STATE_MACHINE, REPORT}
 
 
 @pytest.mark.parametrize("dag_id", [DAILY, STATE_MACHINE])
@@ -62,11 +63,45 @@ def test_daily_stages_in_order(dagbag):
     assert upstream(dag, "crawl_processed.start_execution") == {"transform.run_glue_job"}
     assert upstream(dag, "redshift_load.start_execution") == {
         "crawl_processed.wait_for_crawler", "redshift_ddl.wait_for_statement"}
-    assert upstream(dag, "redshift_views.start_execution") == {"redshift_load.wait_for_statement"}
-    assert upstream(dag, "redshift_unload.start_execution") == {"redshift_views.wait_for_statement"}
+    assert upstream(dag, "check_day_loaded") == {"redshift_load.wait_for_statement"}
+    assert upstream(dag, "redshift_views.start_execution") == {"redshift_ddl.wait_for_statement"}
+    assert upstream(dag, "redshift_unload.start_execution") == {"check_day_loaded", "redshift_views.wait_for_statement"}
     assert upstream(dag, "crawl_aggregated.start_execution") == {"redshift_unload.wait_for_statement"}
     assert upstream(dag, "validate.reconcile") == {"crawl_aggregated.wait_for_crawler"}
-    assert len(dag.tasks) == 1 + 3 * 2 + 1 + 4 * 2 + 1
+    assert upstream(dag, "validate.run_cost") == {"validate.reconcile"}
+    assert len(dag.tasks) == 1 + 3 * 2 + 1 + 4 * 2 + 2 + 3  # + day lock, release and load check
+
+
+def test_daily_dag_declares_its_assets_and_the_report_consumes_the_aggregate(dagbag):
+    from sales_pipeline.assets import DAILY_AGGREGATE, PROCESSED_DAY, RAW_DAY, WAREHOUSE_TABLE
+
+    daily = dagbag.dags[DAILY]
+    produced = {t.task_id: [a.name for a in t.outlets] for t in daily.tasks if t.outlets}
+    assert produced == {"load_raw.invoke_loader": [RAW_DAY.name], "transform.run_glue_job": [PROCESSED_DAY.name],
+                        "redshift_load.wait_for_statement": [WAREHOUSE_TABLE.name],
+                        "validate.reconcile": [DAILY_AGGREGATE.name]}
+    for task_id in produced:  # each event carries the day: the hook runs after execute (and execute_complete)
+        assert daily.get_task(task_id)._post_execute_hook is not None, task_id
+    report = dagbag.dags[REPORT]
+    assert list(report.timetable.asset_condition.objects) == [DAILY_AGGREGATE]
+    assert report.doc_md and report.owner == "data-engineering"
+    assert all(t.retries >= 1 for t in report.tasks)
+
+
+def test_failures_and_lateness_alert_the_sns_topic(dagbag):
+    from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+    from airflow.sdk import DeadlineReference
+
+    from sales_pipeline.alerts import RECONCILED_BY, TOPIC
+
+    daily = dagbag.dags[DAILY]
+    for t in daily.tasks:
+        [notifier] = t.on_failure_callback
+        assert isinstance(notifier, SnsNotifier) and notifier.target_arn == TOPIC, t.task_id
+    [deadline] = daily.deadline
+    # the logical date is the day's 00:00 UTC: reconciled by 06:00 UTC the next day
+    assert deadline.reference == DeadlineReference.DAGRUN_LOGICAL_DATE and RECONCILED_BY.total_seconds() == 30 * 3600
+    assert deadline.callback.path == "sales_pipeline.alerts.deadline_missed"
 
 
 def test_waiting_does_not_hold_worker_slots(dagbag):
@@ -126,3 +161,14 @@ def test_loader_invoke_outlasts_the_function_and_is_sent_once(dagbag):
     config = dagbag.dags[DAILY].get_task("load_raw.invoke_loader").botocore_config
     assert config["read_timeout"] > function["Properties"]["Timeout"]
     assert config["retries"] == {"total_max_attempts": 1}
+
+
+def test_reject_limit_is_the_same_in_both_dags(dagbag):
+    """The daily DAG passes its max_reject_share param to the Glue job; the state machine's Glue task passes only
+    --run_date, so the job's default argument gives it the same limit."""
+    template = json.loads((REPO / "infra" / "cloudformation.json").read_text())
+    (job,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Job"]
+    default = dagbag.dags[DAILY].params["max_reject_share"]
+    assert float(job["Properties"]["DefaultArguments"]["--max_reject_share"]) == default == 0.25
+    args = dagbag.dags[DAILY].get_task("transform.run_glue_job").script_args
+    assert args["--max_reject_share"] == "{{ params.max_reject_share }}"

@@ -20,7 +20,7 @@ import pytest
 
 from pipeline_tools.airflow_env import AIRFLOW, REPO, airflow_env, migrate
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 DAYS = ["2021-12-01", "2021-12-02", "2021-12-03"]
 ROWS = 1500

@@ -11,7 +11,7 @@ from pipeline_tools.airflow_env import REPO, airflow_env, migrate
 from pipeline_tools.airflow_services import ADMIN, AirflowServices, read_password
 from pipeline_tools.ui_check import read_run_page
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ui")]
+pytestmark = pytest.mark.e2e
 
 DAG_ID = "sales_pipeline_daily"
 SCREENSHOT = REPO / "test-artifacts" / "ui" / "sales_pipeline_daily_run.png"

@@ -13,7 +13,8 @@ DONE = ("FINISHED", "FAILED", "ABORTED")
 class Warehouse:
     """A fresh moto cluster and helpers to run SQL on it through the Data API."""
 
-    def __init__(self, aws, database: str = "dev"):
+    def __init__(self, aws, database: str = "dev",
+                 iam_roles: tuple[str, ...] = ("arn:aws:iam::123456789012:role/salespipe-redshift-role",)):
         self.aws = aws
         self.cluster = f"wh-{uuid.uuid4().hex[:10]}"
         self.database = database
@@ -21,6 +22,8 @@ class Warehouse:
         self.client("redshift").create_cluster(
             ClusterIdentifier=self.cluster, NodeType="ra3.large", MasterUsername="admin",
             MasterUserPassword="Secret-Passw0rd", DBName=database,
+            # COPY/UNLOAD act as their IAM_ROLE, which must be associated with the cluster (tests/conftest.py)
+            IamRoles=list(iam_roles),
         )
 
     def client(self, service: str):

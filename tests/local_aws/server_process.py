@@ -30,6 +30,11 @@ def start_server(state_dir: Path, port: int, **env: str) -> tuple[subprocess.Pop
             pytest.fail(f"server exited: {Path(proc.log_path).read_text()[-3000:]}")
         try:
             if requests.get(url + HEALTH_PATH, timeout=1).ok:
+                from tests.unit_test_roles import (
+                    create_unit_test_roles,  # services act as these roles (authorization on)
+                )
+
+                create_unit_test_roles(url)
                 return proc, url
         except requests.RequestException:
             time.sleep(0.2)

@@ -78,7 +78,8 @@ class Lake:
                     "Columns": [{"Name": c, "Type": t} for c, t in columns],
                     "Location": f"s3://{self.bucket}/{prefix}",
                     "InputFormat": input_format,
-                    "SerdeInfo": {"SerializationLibrary": serde or library, "Parameters": {"field.delim": ","}},
+                    "SerdeInfo": {"SerializationLibrary": serde or library,
+                                  "Parameters": {"field.delim": ","} if classification == "csv" else {}},
                 },
             },
         )
@@ -485,7 +486,6 @@ with DAG(dag_id="local_athena_bad_query", start_date=datetime(2021, 12, 1), sche
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_athena_operator_and_sql_checks_in_airflow_dags_test(lake, tmp_path):
     from tiny_airflow import TinyAirflow
 

@@ -60,6 +60,16 @@ def test_outputs_follow_the_contract(stack):
     assert stack["DataLakeBucket"] == "cfntest-123456789012-us-east-1-datalake"
 
 
+def test_alert_topic_carries_the_template_policy(stack, client):
+    """AWS::SNS::Topic (moto) and AWS::SNS::TopicPolicy (local_aws/services/sns.py, after the AWS CloudFormation User
+    Guide, "AWS::SNS::TopicPolicy": the document becomes each topic's Policy attribute)."""
+    sns = client("sns")
+    assert stack["AlertTopicArn"] == "arn:aws:sns:us-east-1:123456789012:cfntest-alerts"
+    policy = json.loads(sns.get_topic_attributes(TopicArn=stack["AlertTopicArn"])["Attributes"]["Policy"])
+    assert [st["Sid"] for st in policy["Statement"]] == ["AccountPublishes", "TlsOnly"]
+    assert policy["Statement"][1]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
 def test_buckets_are_secured(stack, client):
     s3 = client("s3")
     for bucket in (stack["DataLakeBucket"], stack["AthenaResultsBucket"]):

@@ -135,6 +135,15 @@ def test_exclusion_patterns_follow_glue_globs():
     assert excluded("x/_archive/y/z.csv")
     assert excluded("dt=2021-12-01/a.csv") and excluded("dt=2021-12-02/a.csv")
     assert not excluded("dt=2021-12-03/a.csv")
+    # "Include and exclude patterns" (AWS Glue developer guide): its examples, bracket expressions and escapes
+    first_week = exclusion_matcher(["2015/01/{[!0],0[8-9]}**", "2015/0[2-9]/**", "2015/1[0-2]/**"])
+    assert [d for d in range(1, 32) if not first_week(f"2015/01/{d:02}/a.csv")] == list(range(1, 8))
+    assert first_week("2015/02/01/a.csv") and first_week("2015/12/31/a.csv") and not first_week("2016/02/01/a")
+    excluded = exclusion_matcher(["*.{csv,avro}", "foo.?", "myfolder**", r"a\*b", "[!a-c]x"])
+    assert excluded("a.avro") and not excluded("d/a.csv") and excluded("foo.1") and not excluded("foo.12")
+    assert excluded("myfolder") and excluded("myfolder/mydata.txt") and excluded(".hidden.csv")
+    assert excluded("a*b") and not excluded("aab") and excluded("dx") and not excluded("bx")
+    assert not excluded("d/x")  # a bracket expression matches one character of a name, never '/'
 
 
 def test_bad_files_are_named_in_the_error():
@@ -142,8 +151,29 @@ def test_bad_files_are_named_in_the_error():
         schema.infer("k.json", b'{"a": 1}\n{oops\n', truncated=False, open_file=None)
     with pytest.raises(schema.UnreadableFileError, match="not UTF-8"):
         schema.infer("k.bin", b"\xff\xfe\x00garbage", truncated=False, open_file=None)
-    with pytest.raises(schema.UnreadableFileError, match="header"):
-        schema.infer("k.csv", b"a,,c\n1,2,3\n", truncated=False, open_file=None)
+    with pytest.raises(schema.UnreadableFileError, match="header names a column twice"):
+        schema.infer("k.csv", b"a,A,c\n1,2,3\n", truncated=False, open_file=None)
+
+
+def test_csv_header_only_when_the_data_below_is_not_all_text():
+    """AWS Glue developer guide, "Built-in classifiers" (CSV): the first row is a header only if every column of it
+    parses as STRING and the other rows are sufficiently different (at least one column parses as other than
+    STRING); otherwise the first row stays data and the columns are col0, col1, ..."""
+    all_text = b"first_name,last_name,city\nann,lee,paris\nbob,kim,rome\ncy,ng,oslo\n"
+    inferred = schema.infer("people.csv", all_text, truncated=False, open_file=None)
+    assert inferred.columns == [("col0", "string"), ("col1", "string"), ("col2", "string")]
+    assert inferred.record_count == 4 and inferred.properties["header"] == "false"
+    # a header cell that is not a string (a number) or is empty: not a header either
+    numeric = schema.infer("n.csv", b"id,2021\n1,2\n3,4\n", truncated=False, open_file=None)
+    assert [n for n, _ in numeric.columns] == ["col0", "col1"] and numeric.record_count == 3
+    empty = schema.infer("k.csv", b"a,,c\n1,2,3\n", truncated=False, open_file=None)
+    assert [n for n, _ in empty.columns] == ["col0", "col1", "col2"]
+    # a header over typed data; names are lower-cased as the crawler writes them
+    typed = schema.infer("t.csv", b"Id;City\n1;paris\n2;rome\n", truncated=False, open_file=None)
+    assert typed.columns == [("id", "bigint"), ("city", "string")]
+    assert typed.properties == {"delimiter": ";", "quoted": "false", "header": "true"}
+    ctrl_a = schema.infer("a.txt", b"id\x01city\n1\x01paris\n", truncated=False, open_file=None)
+    assert ctrl_a.properties["delimiter"] == "\x01" and ctrl_a.columns[0] == ("id", "bigint")
 
 
 # --- crawls through boto3 --------------------------------------------------------------------------------------
@@ -152,7 +182,7 @@ def test_bad_files_are_named_in_the_error():
 def test_csv_raw_layout_table_partitions_and_serde(lake):
     for day in ("2021-12-01", "2021-12-02"):
         lake.put(f"raw/sales/dt={day}/sales.csv",
-                 RAW_HEADER + f"4111-1,cust-9,$10.50,p-1,{day} 10:00:00\n4111-2,cust-8,$3,p-2,{day} 11:00:00\n")
+                 RAW_HEADER + f"41111,cust-9,$10.50,p-1,{day} 10:00:00\n41112,cust-8,$3,p-2,{day} 11:00:00\n")
     # Not data: Spark markers, temporary output, hidden files, folder placeholders, empty objects.
     lake.put("raw/sales/dt=2021-12-01/_SUCCESS", "")
     lake.put("raw/sales/dt=2021-12-01/.sales.csv.crc", "crc")
@@ -165,7 +195,7 @@ def test_csv_raw_layout_table_partitions_and_serde(lake):
     assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
     assert crawler["LastCrawl"]["LogGroup"] == "/aws-glue/crawlers" and crawler["LastCrawl"]["MessagePrefix"]
     table = lake.table("raw_sales")
-    assert columns(table) == [("card_id", "string"), ("customer_id", "string"), ("price", "string"),
+    assert columns(table) == [("card_id", "bigint"), ("customer_id", "string"), ("price", "string"),
                               ("product_id", "string"), ("timestamp", "string")]
     assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
     sd = table["StorageDescriptor"]
@@ -208,6 +238,8 @@ def test_parquet_processed_layout_typed_columns(lake):
     assert {k["Type"] for k in table["PartitionKeys"]} == {"string"}
     sd = table["StorageDescriptor"]
     assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    # "How crawlers work": a Parquet file's compression is internal, so Glue does not populate compressionType
+    assert table["Parameters"]["compressionType"] == "none"
     assert sd["InputFormat"] == "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     assert table["Parameters"]["classification"] == "parquet"
     assert table["Parameters"]["recordCount"] == "10"
@@ -248,14 +280,14 @@ def test_exclusions_plain_folders_and_escaped_partition_values(lake):
 
 
 def test_second_crawl_adds_the_new_partition_and_delete_behavior(lake):
-    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
-    lake.put("raw/sales/dt=2021-12-02/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-02/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
     keep = lake.crawler("raw/sales/", "keep_", {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"})
     drop = lake.crawler("raw/sales/", "drop_",
                         {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"})
     lake.crawl(keep)
     lake.crawl(drop)
-    lake.put("raw/sales/dt=2021-12-03/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-03/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
     lake.s3.delete_object(Bucket=lake.bucket, Key="raw/sales/dt=2021-12-01/sales.csv")
 
     lake.crawl(keep)
@@ -329,7 +361,7 @@ def test_inherit_from_table_passes_a_schema_change_to_old_partitions(lake):
 
 
 def test_csv_with_json_lines_beside_it_stays_a_csv_table(lake):
-    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
     lake.put("raw/sales/dt=2021-12-01/extra.json", '{"card_id": "a"}\n')
     lake.crawl(lake.crawler("raw/sales/", "mixed_"))
     table = lake.table("mixed_sales")
@@ -337,33 +369,39 @@ def test_csv_with_json_lines_beside_it_stays_a_csv_table(lake):
     assert [c for c, _ in columns(table)] == ["card_id", "customer_id", "price", "product_id", "timestamp"]
 
 
-def test_unreadable_parquet_fails_the_crawl_with_a_message(lake):
-    lake.put("processed/sales/year=2021/month=12/day=1/part-0.parquet", processed_day(2, 1))
-    lake.put("processed/sales/year=2021/month=12/day=2/part-0.parquet", b"PAR1 this is not parquet")
-    name = lake.crawler("processed/sales/", "bad_")
-    crawler = lake.crawl(name)
-    assert crawler["LastCrawl"]["Status"] == "FAILED"
+def crawl_log(lake: Lake, crawler: dict) -> list[str]:
     last = crawler["LastCrawl"]
     events = lake.logs.get_log_events(logGroupName=last["LogGroup"], logStreamName=last["LogStream"])["events"]
-    messages = [e["message"] for e in events if e["message"].startswith(f"[{last['MessagePrefix']}]")]
-    assert messages and "FAILED" in messages[-1] and "day=2/part-0.parquet" in messages[-1]
-    assert "day=2/part-0.parquet" in last["ErrorMessage"]
-    assert "Parquet" in crawler["LastCrawl"]["ErrorMessage"]
-    tables = lake.glue.get_tables(DatabaseName=lake.db)["TableList"]
-    assert tables == []  # a failed crawl writes nothing
+    return [e["message"] for e in events if e["message"].startswith(f"[{last['MessagePrefix']}]")]
 
 
-def test_missing_database_fails_and_empty_target_succeeds_without_table(lake):
+def test_an_unreadable_parquet_file_is_unknown_and_the_good_days_keep_their_table(lake):
+    """"Adding classifiers to a crawler in AWS Glue": a file no classifier recognises (here a corrupt Parquet footer)
+    is classified UNKNOWN ("If no classifier returns a certainty greater than 0.0, AWS Glue returns the default
+    classification string of UNKNOWN"); the crawl succeeds and the good files keep their table."""
+    lake.put("processed/sales/year=2021/month=12/day=1/part-0.parquet", processed_day(2, 1))
+    lake.put("processed/sales/year=2021/month=12/day=2/part-0.parquet", b"PAR1 this is not parquet")
+    crawler = lake.crawl(lake.crawler("processed/sales/", "bad_"))
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"]
+    assert "day=2/part-0.parquet: not a readable Parquet file" in "\n".join(crawl_log(lake, crawler))
+    assert list(lake.partitions("bad_sales")) == [("2021", "12", "1")]  # day=2 holds no recognised file
+    assert lake.table("bad_part_0_parquet")["Parameters"]["classification"] == "UNKNOWN"
+
+
+def test_missing_database_is_created_and_empty_target_succeeds_without_table(lake):
     name = lake.crawler("nothing/here/", "none_")
     crawler = lake.crawl(name)
     assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
     assert lake.glue.get_tables(DatabaseName=lake.db)["TableList"] == []
 
-    lake.glue.create_crawler(Name=f"{name}-nodb", Role="r", DatabaseName="no_such_db",
-                             Targets={"S3Targets": [{"Path": f"s3://{lake.bucket}/x/"}]})
+    # AWS-recorded behaviour (issue 13): a crawler whose database does not exist creates it and its tables.
+    new_db = f"made_by_crawler_{uuid.uuid4().hex[:6]}"
+    lake.put("x/things/a.csv", "id,name\n1,ann\n")
+    lake.glue.create_crawler(Name=f"{name}-nodb", Role="r", DatabaseName=new_db,
+                             Targets={"S3Targets": [{"Path": f"s3://{lake.bucket}/x/things/"}]})
     crawler = lake.crawl(f"{name}-nodb")
-    assert crawler["LastCrawl"]["Status"] == "FAILED"
-    assert "no_such_db" in crawler["LastCrawl"]["ErrorMessage"]
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert [t["Name"] for t in lake.glue.get_tables(DatabaseName=new_db)["TableList"]] == ["things"]
 
     lake.glue.create_crawler(Name=f"{name}-nobucket", Role="r", DatabaseName=lake.db,
                              Targets={"S3Targets": [{"Path": "s3://no-such-bucket-here/x/"}]})
@@ -374,7 +412,7 @@ def test_missing_database_fails_and_empty_target_succeeds_without_table(lake):
 
 def test_running_crawler_rejects_start_and_stop_cancels(lake, monkeypatch):
     monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "30")
-    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
     name = lake.crawler("raw/sales/", "stop_")
     lake.glue.start_crawler(Name=name)
     assert lake.glue.get_crawler(Name=name)["Crawler"]["State"] == "RUNNING"
@@ -529,10 +567,11 @@ def test_template_run_glue_crawler_state_machine(lake, boto_client, monkeypatch)
     monkeypatch.setenv("LOCAL_AWS_TIME_SCALE", "0.2")
     monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "2")  # scaled: 0.4 s, so the machine polls RUNNING
     arn = run_glue_crawler_machine(boto_client)
-    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
     good = lake.crawler("raw/sales/", "sfn_")
-    lake.put("bad/t/part-0.parquet", b"PAR1 broken")
-    bad = lake.crawler("bad/t/", "sfnbad_")
+    bad = f"sfnbad-{uuid.uuid4().hex[:8]}"  # a crawl that fails: its bucket does not exist
+    lake.glue.create_crawler(Name=bad, Role="r", DatabaseName=lake.db,
+                             Targets={"S3Targets": [{"Path": "s3://no-such-bucket-for-sfn/t/"}]})
 
     succeeded = execute(boto_client, arn, {"Name": good})
     failed = execute(boto_client, arn, {"Name": bad})
@@ -542,7 +581,7 @@ def test_template_run_glue_crawler_state_machine(lake, boto_client, monkeypatch)
     assert output["GetCrawler"]["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
     assert list(lake.partitions("sfn_sales")) == [("2021-12-01",)]
     assert failed["status"] == "FAILED" and failed["error"] == "CrawlFailed"
-    assert "part-0.parquet" in failed["cause"]
+    assert "no-such-bucket-for-sfn" in failed["cause"]
 
 
 # --- persistence and Airflow -----------------------------------------------------------------------------------
@@ -560,8 +599,8 @@ def test_catalog_survives_a_clean_stop_and_restart(tmp_path):
     proc, url = start_server(state, port)
     try:
         lake = Lake(lambda service: boto3.client(service, endpoint_url=url, region_name="us-east-1"))
-        lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
-        lake.put("raw/sales/dt=2021-12-02/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+        lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
+        lake.put("raw/sales/dt=2021-12-02/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
         name = lake.crawler("raw/sales/", "raw_")
         before = lake.crawl(name)
         lake.glue.create_job(Name=f"{name}-job", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"},
@@ -586,7 +625,7 @@ def test_catalog_survives_a_clean_stop_and_restart(tmp_path):
         assert job["DefaultArguments"] == {"--run_date": "2021-12-01"}
         # The restored crawler and catalog keep working: a new day is added to the restored table.
         lake.s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-        lake.put("raw/sales/dt=2021-12-03/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+        lake.put("raw/sales/dt=2021-12-03/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
         assert lake.crawl(name)["LastCrawl"]["Status"] == "SUCCEEDED"
         assert len(lake.partitions("raw_sales")) == 3
     finally:
@@ -632,12 +671,11 @@ with DAG(dag_id="local_crawler_check", start_date=datetime(2021, 12, 1), schedul
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_glue_crawler_sensor_in_airflow_dags_test(lake, local_aws, tmp_path, monkeypatch):
     from tiny_airflow import TinyAirflow
 
     monkeypatch.setenv("LOCAL_AWS_CRAWLER_STARTUP_SECONDS", "2")  # the sensor pokes while it is RUNNING
-    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "a,b,c,d,e\n")
+    lake.put("raw/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
     name = lake.crawler("raw/sales/", "airflow_")
     airflow = TinyAirflow(tmp_path, local_aws.endpoint_url, "local_crawler_check.py",
                           SENSOR_DAG.format(crawler=name))
@@ -647,3 +685,166 @@ def test_glue_crawler_sensor_in_airflow_dags_test(lake, local_aws, tmp_path, mon
     assert "Status: SUCCEEDED" in output  # ...then saw READY with LastCrawl SUCCEEDED
     assert lake.glue.get_crawler(Name=name)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
     assert lake.partitions("airflow_sales") == {("2021-12-01",): f"s3://{lake.bucket}/raw/sales/dt=2021-12-01/"}
+
+
+def test_all_text_csv_keeps_its_first_line_as_data_through_athena(lake):
+    """AWS Glue developer guide, "Built-in classifiers" (CSV): when every column is a string, the first row is not
+    sufficiently different to be a header: columns are col0, col1, ... and Athena reads the first line as a row."""
+    lake.put("people/all/a.csv", "first_name,last_name,city\nann,lee,paris\nbob,kim,rome\ncy,ng,oslo\n")
+    lake.crawl(lake.crawler("people/all/", "text_"))
+    table = lake.table("text_all")
+    assert columns(table) == [("col0", "string"), ("col1", "string"), ("col2", "string")]
+    assert "skip.header.line.count" not in table["Parameters"]
+    assert athena_rows(lake, "select col0, col2 from text_all order by col0") == [
+        ["ann", "paris"], ["bob", "rome"], ["cy", "oslo"], ["first_name", "city"]]
+
+
+def json_crawler(lake: Lake, prefix: str, configuration: dict | None = None) -> str:
+    name = f"group-{uuid.uuid4().hex[:8]}"
+    extra = {"Configuration": json.dumps(configuration)} if configuration else {}
+    lake.glue.create_crawler(Name=name, Role="r", DatabaseName=lake.db,
+                             Targets={"S3Targets": [{"Path": f"s3://{lake.bucket}/{prefix}"}]}, **extra)
+    return name
+
+
+def test_dissimilar_folders_become_separate_tables(lake):
+    """AWS Glue developer guide, "Creating a single schema for each Amazon S3 include path": files {"A","B"} under
+    year=2017/ and {"C","D"} under year=2018/ are not similar enough, so by default the crawler creates two tables,
+    year_2017 and year_2018; with Grouping.TableGroupingPolicy CombineCompatibleSchemas it creates one table with
+    the schema A, B, C, D and the partition key year."""
+    lake.put("grp/table1/year=2017/data1.json", '{"A": 1, "B": 2}\n')
+    lake.put("grp/table1/year=2018/data2.json", '{"C": 3, "D": 4}\n')
+    assert lake.crawl(json_crawler(lake, "grp/table1/"))["LastCrawl"]["Status"] == "SUCCEEDED"
+    tables = {t["Name"]: t for t in lake.glue.get_tables(DatabaseName=lake.db)["TableList"]}
+    assert sorted(tables) == ["year_2017", "year_2018"]
+    assert columns(tables["year_2017"]) == [("a", "bigint"), ("b", "bigint")]
+    assert tables["year_2018"]["StorageDescriptor"]["Location"] == f"s3://{lake.bucket}/grp/table1/year=2018/"
+    assert tables["year_2018"]["PartitionKeys"] == []
+
+    lake.put("grp2/table1/year=2017/data1.json", '{"A": 1, "B": 2}\n')
+    lake.put("grp2/table1/year=2018/data2.json", '{"C": 3, "D": 4}\n')
+    combine = {"Version": 1.0, "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"}}
+    lake.crawl(json_crawler(lake, "grp2/table1/", combine))
+    table = lake.table("table1")
+    assert columns(table) == [("a", "bigint"), ("b", "bigint"), ("c", "bigint"), ("d", "bigint")]
+    assert table["PartitionKeys"] == [{"Name": "year", "Type": "string"}]
+
+
+def test_similar_folders_are_partitions_of_one_table(lake):
+    """"How does a crawler determine when to create partitions?": with include path folder1/ over table1/ and
+    table2/ whose files have similar schemas, the crawler creates one table with two partition columns. Similar:
+    70% of the smaller schema's columns in common (AWS Support's 70% threshold; the measure is ours)."""
+    for folder, part in (("table1", "partition1"), ("table1", "partition2"), ("table2", "partition4")):
+        lake.put(f"folder1/{folder}/{part}/file.csv", "id,name,city\n1,ann,paris\n")
+    lake.put("folder1/table2/partition5/file.csv", "id,name,city,zip\n2,bob,rome,7\n")  # an added column
+    lake.crawl(json_crawler(lake, "folder1/"))
+    tables = lake.glue.get_tables(DatabaseName=lake.db)["TableList"]
+    assert [t["Name"] for t in tables] == ["folder1"]
+    assert [k["Name"] for k in tables[0]["PartitionKeys"]] == ["partition_0", "partition_1"]
+    assert sorted(lake.partitions("folder1")) == [
+        ("table1", "partition1"), ("table1", "partition2"), ("table2", "partition4"), ("table2", "partition5")]
+
+
+def test_table_level_configuration_is_refused(lake):
+    lake.put("lvl/t/a.csv", "id\n1\n")
+    name = json_crawler(lake, "lvl/t/", {"Version": 1.0, "Grouping": {"TableLevelConfiguration": 2}})
+    crawler = lake.crawl(name)
+    assert crawler["LastCrawl"]["Status"] == "FAILED"
+    assert "TableLevelConfiguration" in crawler["LastCrawl"]["ErrorMessage"]
+
+
+def test_header_only_file_of_an_empty_day_does_not_decide_the_schema(lake):
+    """"Built-in classifiers" (CSV): a file needs two rows to be classified; a header-only file (an empty day)
+    leaves the table's schema to the other files, and Athena reads it as no rows."""
+    lake.put("quiet/sales/dt=2021-12-01/sales.csv", RAW_HEADER + "1,b,c,d,e\n")
+    lake.put("quiet/sales/dt=2021-12-02/sales.csv", RAW_HEADER)
+    lake.crawl(lake.crawler("quiet/sales/", "quiet_"))
+    table = lake.table("quiet_sales")
+    assert [c for c, _ in columns(table)] == ["card_id", "customer_id", "price", "product_id", "timestamp"]
+    assert table["Parameters"]["skip.header.line.count"] == "1"
+    assert athena_rows(lake, "select dt, count(*) from quiet_sales group by dt") == [["2021-12-01", "1"]]
+
+
+def test_a_day_of_csv_csv_gz_and_an_empty_file_crawls_and_counts_every_record(lake):
+    """"Built-in classifiers" (AWS Glue developer guide): gzip files are classified like their plain form and the
+    table's compressionType names the codec; a 0-byte file is skipped. Athena reads .gz by extension ("Athena
+    compression support"), so raw_day_count.sql counts the records of both files."""
+    import gzip
+
+    lake.put("raw/sales/dt=2021-12-01/part-0.csv", RAW_HEADER + "1,2,10.50,3,2021-12-01 10:00:00\n"
+                                                                "4,5,1.25,6,2021-12-01 11:00:00\n")
+    lake.put("raw/sales/dt=2021-12-01/part-1.csv.gz", gzip.compress((
+        RAW_HEADER + "7,8,2.00,9,2021-12-01 12:00:00\n8,8,3.00,9,2021-12-01 13:00:00\n"
+                     "9,8,4.00,9,2021-12-01 14:00:00\n").encode()))
+    lake.put("raw/sales/dt=2021-12-01/part-2.csv", b"")
+    crawler = lake.crawl(lake.crawler("raw/sales/", "raw_"))
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"]
+    assert columns(lake.table("raw_sales"))[0] == ("card_id", "bigint")
+    assert athena_rows(lake, "select count(*) from raw_sales where dt = '2021-12-01'") == [["5"]]
+
+
+def test_a_zip_of_one_csv_is_classified_csv(lake):
+    """"Built-in classifiers" (AWS Glue developer guide): "Files in the following compressed formats can be
+    classified: ZIP (supported for archives containing only a single file) ..."."""
+    import zipfile
+
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("part-0.csv", RAW_HEADER + "1,2,10.50,3,2021-12-01 10:00:00\n4,5,1.25,6,2021-12-01 11:00:00\n")
+    lake.put("zipped/sales/dt=2021-12-01/part-0.csv.zip", sink.getvalue())
+    crawler = lake.crawl(lake.crawler("zipped/sales/", "zip_"))
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"]
+    table = lake.table("zip_sales")
+    assert table["Parameters"]["classification"] == "csv"
+    assert columns(table) == [("card_id", "bigint"), ("customer_id", "bigint"), ("price", "double"),
+                              ("product_id", "bigint"), ("timestamp", "string")]
+
+
+def test_an_unknown_file_beside_good_csvs_and_an_exclusion_keeping_it_out(lake):
+    """A binary file no classifier recognises, beside a day's good CSVs, is classified UNKNOWN ("Adding classifiers
+    to a crawler in AWS Glue"); the crawler makes it a table of its own, named after the file ("The AWS Glue crawler
+    creates multiple tables when your source data files don't use these same configurations: Format ...", AWS
+    Knowledge Center "How can I prevent the AWS Glue crawler from creating multiple tables?"), and the CSVs keep
+    their table, updated by the next day's crawl. "With this option [CombineCompatibleSchemas], the crawler still
+    considers data compatibility" (format), so the pipeline's raw crawler configuration does the same. An exclude
+    pattern keeps the file out of the crawl altogether ("Include and exclude patterns", S3Targets Exclusions); once
+    the file is gone, DeleteBehavior applies to its table ("Setting crawler configuration options")."""
+    for day in ("2021-12-01", "2021-12-02"):
+        lake.put(f"raw/sales/dt={day}/part-0.csv", RAW_HEADER + f"1,2,10.50,3,{day} 10:00:00\n")
+    lake.put("raw/sales/dt=2021-12-02/export.bin", bytes(range(256)) * 4)
+    name = f"raw-{uuid.uuid4().hex[:8]}"
+    lake.glue.create_crawler(  # the pipeline's RawCrawler (infra/cloudformation.json), deleting what is gone
+        Name=name, Role="r", DatabaseName=lake.db, TablePrefix="raw_",
+        Targets={"S3Targets": [{"Path": f"s3://{lake.bucket}/raw/sales/"}]},
+        SchemaChangePolicy={"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"},
+        Configuration=json.dumps({"Version": 1.0, "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+                                  "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}}}))
+    crawler = lake.crawl(name)
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"]
+    log = "\n".join(crawl_log(lake, crawler))
+    assert "dt=2021-12-02/export.bin: not a CSV, JSON or Parquet file" in log and "classification UNKNOWN" in log
+    sales = lake.table("raw_sales")
+    assert sales["Parameters"]["classification"] == "csv" and sales["Parameters"]["objectCount"] == "2"
+    assert sorted(lake.partitions("raw_sales")) == [("2021-12-01",), ("2021-12-02",)]
+    unknown = lake.table("raw_export_bin")
+    assert unknown["Parameters"]["classification"] == "UNKNOWN"
+    assert unknown["StorageDescriptor"]["Columns"] == []
+    assert unknown["StorageDescriptor"]["Location"] == f"s3://{lake.bucket}/raw/sales/dt=2021-12-02/export.bin"
+
+    lake.put("raw/sales/dt=2021-12-03/part-0.csv", RAW_HEADER + "1,2,10.50,3,2021-12-03 10:00:00\n")
+    assert lake.crawl(name)["LastCrawl"]["Status"] == "SUCCEEDED"  # the next day is not failed by the bad file
+    assert ("2021-12-03",) in lake.partitions("raw_sales")
+
+    excluding = f"excl-{uuid.uuid4().hex[:8]}"
+    lake.glue.create_crawler(Name=excluding, Role="r", DatabaseName=lake.db, TablePrefix="clean_", Targets={
+        "S3Targets": [{"Path": f"s3://{lake.bucket}/raw/sales/", "Exclusions": ["**.bin"]}]})
+    crawler = lake.crawl(excluding)
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert "export.bin" not in "\n".join(crawl_log(lake, crawler))
+    assert sorted(t["Name"] for t in lake.glue.get_tables(DatabaseName=lake.db)["TableList"]
+                  if t["Name"].startswith("clean_")) == ["clean_sales"]
+
+    lake.s3.delete_object(Bucket=lake.bucket, Key="raw/sales/dt=2021-12-02/export.bin")
+    assert lake.crawl(name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert sorted(t["Name"] for t in lake.glue.get_tables(DatabaseName=lake.db)["TableList"]
+                  if t["Name"].startswith("raw_")) == ["raw_sales"]

@@ -101,6 +101,7 @@ def test_failing_script_ends_failed_with_its_exception(jobs):
     job = jobs.create("""
         import sys
         args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+        print("checking the day")
         raise ValueError("no rows for " + args["--run_date"] + " under " + args["--raw_path"])
     """, default_arguments={"--raw_path": f"s3://{jobs.bucket}/raw/"})
     run_id = jobs.glue.start_job_run(JobName=job, Arguments={"--run_date": "2021-12-01"})["JobRunId"]
@@ -110,11 +111,30 @@ def test_failing_script_ends_failed_with_its_exception(jobs):
     assert run["ErrorMessage"].startswith(f"ValueError: no rows for 2021-12-01 under s3://{jobs.bucket}/raw/ ")
     log_path = Path(run["ErrorMessage"].split("(driver log: ")[1].rstrip(")"))
     assert log_path.name == "driver.log" and log_path.parent.name == run_id
-    assert "Traceback (most recent call last):" in log_path.read_text()
-    events = client(jobs.aws, "logs").filter_log_events(logGroupName="/aws-glue/jobs/output",
-                                                        logStreamNames=[run_id])["events"]
-    assert events[-1]["message"].startswith("ValueError: no rows for 2021-12-01")
+    # stderr is the error log, beside the driver log (stdout), as Glue splits them ("Logging for AWS Glue jobs")
+    assert "Traceback (most recent call last):" in log_path.with_name("driver-error.log").read_text()
+    logs = client(jobs.aws, "logs")
+    errors = logs.filter_log_events(logGroupName="/aws-glue/jobs/error", logStreamNames=[run_id])["events"]
+    assert errors[-1]["message"].startswith("ValueError: no rows for 2021-12-01")
+    output = logs.filter_log_events(logGroupName="/aws-glue/jobs/output", logStreamNames=[run_id])["events"]
+    assert [e["message"] for e in output] == ["checking the day"]
     assert run["CompletedOn"] >= run["StartedOn"] and run["LogGroupName"] == "/aws-glue/jobs"
+    assert "DPUSeconds" not in run  # a STANDARD run without auto scaling has none (GetJobRun, JobRun.DPUSeconds)
+
+
+def test_flex_run_reports_dpu_seconds(jobs):
+    """GetJobRun (JobRun.DPUSeconds): set for FLEX runs, the executors' time times the worker type's DPU factor
+    (2 for G.2X); locally NumberOfWorkers - 1 executors over the whole ExecutionTime."""
+    job = f"flex-{uuid.uuid4().hex[:8]}"
+    jobs.put(f"scripts/{job}.py", "import time\ntime.sleep(1.2)\n")
+    jobs.glue.create_job(Name=job, Role="arn:aws:iam::123456789012:role/glue", GlueVersion="5.0",
+                         Command={"Name": "glueetl", "ScriptLocation": f"s3://{jobs.bucket}/scripts/{job}.py"},
+                         WorkerType="G.2X", NumberOfWorkers=3, ExecutionClass="FLEX")
+    run = jobs.wait(job, jobs.glue.start_job_run(JobName=job)["JobRunId"])
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert run["ExecutionTime"] >= 1
+    assert run["DPUSeconds"] == run["ExecutionTime"] * 2 * 2
+    assert (run["WorkerType"], run["NumberOfWorkers"], run["ExecutionClass"]) == ("G.2X", 3, "FLEX")
 
 
 def test_arguments_as_glue_passes_them_and_outputs_synced(jobs):
@@ -290,7 +310,6 @@ def test_spark_script_writes_parquet_partitions_to_s3(jobs):
 
 @pytest.mark.spark
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_project_sales_job_on_a_small_raw_day(jobs, warm_pool_enabled):
     script = REPO / "include" / "glue" / "sales_job.py"
     if not script.exists():
@@ -335,7 +354,6 @@ with DAG(dag_id="local_glue_job_check", start_date=datetime(2021, 12, 1), schedu
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_glue_job_operator_in_airflow_dags_test(jobs, tmp_path):
     from tiny_airflow import TinyAirflow
 
@@ -441,7 +459,6 @@ def _live_group_members(pgid: int) -> list[int]:
 
 @pytest.mark.spark
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_runs_on_warm_drivers_one_process_each(jobs, warm_pool_enabled):
     job = jobs.create(WARM_PROBE, default_arguments={"--out": f"s3://{jobs.bucket}/warm/", "--mode": "count"})
     outputs, pids = [], []
@@ -511,7 +528,8 @@ def test_a_warm_driver_that_cannot_start_spark_falls_back_to_cold(jobs, warm_poo
     # Died before the run came (discarded then), or took the run and failed starting Spark (its output kept):
     failed_start = glue_jobs._base_dir() / job / run_id / "warm-driver-failed.log"
     if failed_start.exists():
-        assert "JAVA" in failed_start.read_text().upper()
+        errors = failed_start.with_name("warm-driver-failed-error.log")  # its stderr, beside its stdout
+        assert "JAVA" in (failed_start.read_text() + errors.read_text()).upper()
 
 
 def _processes_with_env(name: str, prefix: str) -> list[int]:

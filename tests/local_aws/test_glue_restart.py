@@ -9,6 +9,7 @@ is settled FAILED with a message saying why.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 from server_process import start_server, stop_server
+from test_glue_jobs import _group_ends
 
 from local_aws.server import free_port
 
@@ -91,16 +93,27 @@ def test_catalog_crawls_and_runs_survive_sigkill_and_moto_reset_clears_them(tmp_
             args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
             os.makedirs(args["--out"], exist_ok=True)
             open(os.path.join(args["--out"], args["--JOB_RUN_ID"] + ".txt"), "w").write("done")
+            # A bookmark as Job.commit() saves it (awsglue's state module, so no Spark has to start)
+            import datetime
+            from awsglue import bookmarks
+            from awsglue.job import Job
+            job = Job(None)
+            job.init(args["--JOB_NAME"], args)
+            bookmarks.current().select("raw", [("s3://b/k.csv", {"LastModified": datetime.datetime(2021, 12, 1)})])
+            job.commit()
         """).encode())
         aws.s3.put_object(Bucket=bucket, Key="scripts/sleeper.py",
                           Body=b"import os, time\nprint('sleeper pid=%d' % os.getpid(), flush=True)\ntime.sleep(120)\n")
         for name, script in ((quick, "quick.py"), (sleeper, "sleeper.py")):
             aws.glue.create_job(Name=name, Role="r", GlueVersion="5.0",
                                 Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/scripts/{script}"},
-                                DefaultArguments={"--out": f"s3://{bucket}/out/"})
+                                DefaultArguments={"--out": f"s3://{bucket}/out/",
+                                                  "--job-bookmark-option": "job-bookmark-enable"})
         finished_id = aws.glue.start_job_run(JobName=quick)["JobRunId"]
         finished = aws.wait_run(quick, finished_id)
         assert finished["JobRunState"] == "SUCCEEDED", finished.get("ErrorMessage")
+        bookmark = aws.glue.get_job_bookmark(JobName=quick)["JobBookmarkEntry"]
+        assert json.loads(bookmark["JobBookmark"]) == {"raw": {"s3://b/k.csv": "2021-12-01T00:00:00"}}
         running_id = aws.glue.start_job_run(JobName=sleeper)["JobRunId"]
         running = aws.wait_run(sleeper, running_id, states=("STARTING",))
         assert running["JobRunState"] == "RUNNING"
@@ -111,6 +124,9 @@ def test_catalog_crawls_and_runs_survive_sigkill_and_moto_reset_clears_them(tmp_
     finally:
         proc.kill()  # SIGKILL: nothing runs at exit
         proc.wait()
+    # The running job's process group does not outlive the killed server: its watchdog sees the parent gone
+    # (local_glue_job.launch), so no orphaned driver or Spark JVM keeps running (issue 16).
+    assert _group_ends(sleeping_pid, timeout=20), f"job process group {sleeping_pid} outlived the server"
 
     proc, url = start_server(state, port, **ENV)
     try:
@@ -128,6 +144,7 @@ def test_catalog_crawls_and_runs_survive_sigkill_and_moto_reset_clears_them(tmp_
         assert aws.glue.get_tables(DatabaseName=db)["TableList"] == [table]  # the cut crawl wrote nothing
 
         assert aws.glue.get_job_run(JobName=quick, RunId=finished_id)["JobRun"] == finished
+        assert aws.glue.get_job_bookmark(JobName=quick)["JobBookmarkEntry"] == bookmark  # durable (GetJobBookmark)
         assert aws.s3.get_object(Bucket=bucket, Key=f"out/{finished_id}.txt")["Body"].read() == b"done"
         settled = aws.glue.get_job_run(JobName=sleeper, RunId=running_id)["JobRun"]
         assert settled["JobRunState"] == "FAILED"
@@ -162,7 +179,7 @@ def test_catalog_crawls_and_runs_survive_sigkill_and_moto_reset_clears_them(tmp_
         assert aws.glue.get_job_runs(JobName=sleeper)["JobRuns"] == []
     finally:
         stop_server(proc)
-        if sleeping_pid is not None:  # the script outlived the killed server (its own session): end it
+        if sleeping_pid is not None:  # only if the watchdog failed (asserted above): end it
             try:
                 os.killpg(sleeping_pid, signal.SIGKILL)
             except ProcessLookupError:

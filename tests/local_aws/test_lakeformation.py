@@ -38,13 +38,17 @@ def permissions_of(lf, principal: str, resource: dict) -> list[dict]:
 
 def test_settings_round_trip(boto_client):
     lf = boto_client("lakeformation")
+    before = lf.get_data_lake_settings()["DataLakeSettings"]
     admin = "arn:aws:iam::123456789012:role/lf-admin"
     lf.put_data_lake_settings(DataLakeSettings={"DataLakeAdmins": [{"DataLakePrincipalIdentifier": admin}],
                                                 "CreateDatabaseDefaultPermissions": [],
                                                 "CreateTableDefaultPermissions": []})
-    settings = lf.get_data_lake_settings()["DataLakeSettings"]
-    assert settings["DataLakeAdmins"] == [{"DataLakePrincipalIdentifier": admin}]
-    assert settings["CreateTableDefaultPermissions"] == []
+    try:
+        settings = lf.get_data_lake_settings()["DataLakeSettings"]
+        assert settings["DataLakeAdmins"] == [{"DataLakePrincipalIdentifier": admin}]
+        assert settings["CreateTableDefaultPermissions"] == []
+    finally:  # the account's settings decide what later tests' databases grant: put them back
+        lf.put_data_lake_settings(DataLakeSettings=before)
 
 
 def test_grant_list_and_revoke_on_a_table(boto_client, glue_db):

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,8 +39,12 @@ def role(boto_client) -> str:
     iam = boto_client("iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                       "Principal": {"Service": "lambda.amazonaws.com"}}]}
-    return iam.create_role(RoleName=f"lambda-{uuid.uuid4().hex[:6]}",
-                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = iam.create_role(RoleName=f"lambda-{uuid.uuid4().hex[:6]}",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    # The handlers' SDK calls are made as this role (authorization on): it may use S3.
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    return role["Arn"]
 
 
 def create(lam, role, source: str, **kwargs) -> str:
@@ -168,3 +173,83 @@ def test_function_survives_a_crash_and_stays_invocable(tmp_path):
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+# --- the runtime's error shapes, request validation, CloudWatch Logs ------------------------------------------------
+# AWS: "Lambda function errors in Python", "Troubleshoot invocation issues in Lambda", the Invoke API reference,
+# "Sending Lambda function logs to CloudWatch Logs"; the Python runtime interface client's marshalling.
+
+
+def test_an_unserialisable_response_is_runtime_marshal_error_and_bytes_pass_through(lam, role):
+    """A datetime in the response: Runtime.MarshalError, "Unable to marshal response: Object of type datetime is not
+    JSON serializable", empty stackTrace (AWS's Python runtime); Decimal is a number; bytes are the payload as
+    they are."""
+    name = create(lam, role, "import datetime, decimal\ndef lambda_handler(event, context):\n"
+                             "    if event.get('kind') == 'bytes':\n        return b'\\x00raw'\n"
+                             "    if event.get('kind') == 'decimal':\n        return {'n': decimal.Decimal('1.50')}\n"
+                             "    return {'at': datetime.datetime(2021, 12, 1)}\n")
+    response = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Runtime.MarshalError"
+    assert error["errorMessage"] == "Unable to marshal response: Object of type datetime is not JSON serializable"
+    assert error["stackTrace"] == []
+    raw = lam.invoke(FunctionName=name, Payload=b'{"kind": "bytes"}')
+    assert "FunctionError" not in raw and raw["Payload"].read() == b"\x00raw"
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b'{"kind": "decimal"}')["Payload"].read()) == {"n": 1.5}
+
+
+def test_a_payload_that_is_not_json_is_refused_before_the_handler_runs(lam, role, boto_client):
+    """Invoke API: InvalidRequestContentException (HTTP 400) for a body that is not JSON; no invocation, no log."""
+    name = create(lam, role, "def lambda_handler(event, context):\n    print('ran')\n    return 1\n")
+    with pytest.raises(lam.exceptions.InvalidRequestContentException) as refused:
+        lam.invoke(FunctionName=name, Payload=b"not json")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert refused.value.response["Error"]["Message"].startswith("Could not parse request body into json")
+    logs = boto_client("logs")
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] == []
+
+
+def test_a_runtime_that_exits_is_runtime_exit_error(lam, role):
+    """Troubleshooting doc: "RequestId: <id> Error: Runtime exited with error: exit status 3", Runtime.ExitError."""
+    name = create(lam, role, "import sys\ndef lambda_handler(event, context):\n    sys.exit(3)\n")
+    response = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Runtime.ExitError"
+    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 3",
+                        error["errorMessage"])
+
+
+def test_invocations_log_to_cloudwatch_logs_and_the_tail_is_the_same_log(lam, role, boto_client):
+    """Logs doc: group /aws/lambda/<function>, a stream per execution environment (here every invocation's own,
+    named YYYY/MM/DD/[$LATEST]<32 hex>), events START, the handler's output, END, REPORT (Duration, Billed
+    Duration, Memory Size, Max Memory Used); LogType=Tail gives the end of the same lines; a timeout logs "Task
+    timed out after N seconds" and answers Sandbox.Timedout."""
+    name = create(lam, role, "import time\ndef lambda_handler(event, context):\n"
+                             "    print('hello from', context.function_name)\n"
+                             "    time.sleep(event.get('sleep', 0))\n    return 'ok'\n", Timeout=1)
+    response = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    assert json.loads(response["Payload"].read()) == "ok"
+    tail = base64.b64decode(response["LogResult"]).decode()
+    logs = boto_client("logs")
+    group = f"/aws/lambda/{name}"
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert len(streams) == 1 and re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", streams[0]["logStreamName"])
+    messages = [e["message"] for e in logs.get_log_events(logGroupName=group,
+                                                          logStreamName=streams[0]["logStreamName"])["events"]]
+    request_id = re.match(r"START RequestId: (\S+) Version: \$LATEST$", messages[0]).group(1)
+    assert messages[1] == f"hello from {name}"
+    assert messages[2] == f"END RequestId: {request_id}"
+    assert re.match(rf"REPORT RequestId: {request_id}\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
+                    r"Memory Size: 128 MB\tMax Memory Used: \d+ MB", messages[3])
+    assert tail == "\n".join(messages) + "\n"
+
+    timed_out = lam.invoke(FunctionName=name, Payload=b'{"sleep": 5}')
+    error = json.loads(timed_out["Payload"].read())
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert re.fullmatch(r"RequestId: \S+ Error: Task timed out after 1.00 seconds", error["errorMessage"])
+    assert len(logs.describe_log_streams(logGroupName=group)["logStreams"]) == 2
+    found = logs.filter_log_events(logGroupName=group, filterPattern="timed")["events"]
+    assert [e["message"].split(" ", 1)[1] for e in found] == [f"{error['errorMessage'].split()[1]} Task timed out "
+                                                             "after 1.00 seconds"]

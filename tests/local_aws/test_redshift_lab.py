@@ -39,7 +39,7 @@ def lab_frame(day: int, rows: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def lab(local_aws):
-    wh = Warehouse(local_aws)
+    wh = Warehouse(local_aws, iam_roles=(ROLE,))  # COPY/UNLOAD act as the lab role, associated (issue 15)
     bucket = f"lab-{uuid.uuid4().hex[:10]}"
     s3 = wh.client("s3")
     s3.create_bucket(Bucket=bucket)
@@ -130,7 +130,6 @@ with DAG(dag_id="local_redshift_bad_deferred", start_date=datetime(2021, 12, 1),
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("e2e")  # heavy runs share one worker
 def test_redshift_data_operator_in_airflow_dags_test(local_aws, tmp_path):
     aws = local_aws
     from tiny_airflow import TinyAirflow

@@ -51,7 +51,12 @@ class Lake:
         self.s3, self.glue = self.wh.client("s3"), self.wh.client("glue")
         self.s3.create_bucket(Bucket=self.bucket)
         self.glue.create_database(DatabaseInput={"Name": self.glue_db})
-        self.glue.create_table(DatabaseName=self.glue_db, TableInput={
+        self.catalog_processed(self.glue_db)
+        self.frames: dict[str, pd.DataFrame] = {}
+
+    def catalog_processed(self, glue_db: str) -> None:
+        """The processed table as the crawler catalogs it (its partitions are added by ``add_day``)."""
+        self.glue.create_table(DatabaseName=glue_db, TableInput={
             "Name": "processed_sales",
             "TableType": "EXTERNAL_TABLE",
             "Parameters": {"classification": "parquet"},
@@ -65,7 +70,6 @@ class Lake:
                 "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
             },
         })
-        self.frames: dict[str, pd.DataFrame] = {}
 
     def add_day(self, day: str, rows: int) -> None:
         frame = day_frame(day, rows, seed=len(self.frames) + 1)
@@ -80,10 +84,10 @@ class Lake:
             "StorageDescriptor": {"Location": f"s3://{self.bucket}/{prefix}"},
         })
 
-    def render(self, name: str, ds: str) -> str:
+    def render(self, name: str, ds: str, glue_db: str | None = None) -> str:
         context = template_context(ds)
         context["var"]["json"]["sales_pipeline"].update(
-            DataLakeBucket=self.bucket, GlueDatabaseName=self.glue_db, RedshiftRoleArn=ROLE,
+            DataLakeBucket=self.bucket, GlueDatabaseName=glue_db or self.glue_db, RedshiftRoleArn=ROLE,
         )
         environment = jinja2.Environment(loader=jinja2.FileSystemLoader(SQL_DIR), undefined=jinja2.StrictUndefined)
         return environment.get_template(f"redshift/{name}.sql").render(context)
@@ -151,6 +155,33 @@ def test_project_sql_loads_days_idempotently_and_views_span_warm_and_cold(lake):
         ["cold", 9], ["warm", 40 + 55 + 23]]
 
 
+def test_project_views_need_only_the_ddl_and_bind_when_queried(lake):
+    """The views stage (plugins/sales_pipeline/stages.py) right after the DDL stage, on a fresh cluster whose Glue
+    database has no processed table yet (the processed crawl has not run): "CREATE VIEW" (r_CREATE_VIEW.html),
+    usage notes "Late-binding views": a late-binding view is created though what it references does not exist and
+    is checked when queried; a query before the crawl fails as Redshift's does for a missing relation, and once the
+    crawler has catalogued the table the same view reads it through Spectrum. A regular view may not read an
+    external table at all ("You can reference Amazon Redshift Spectrum external tables only in a late-binding
+    view"; Redshift's wording)."""
+    wh = Warehouse(lake.wh.aws)
+    glue_db = f"sales_uncrawled_{uuid.uuid4().hex[:8]}"
+    lake.glue.create_database(DatabaseInput={"Name": glue_db})
+    for stage in (("create_sales_table", "create_spectrum_schema"),  # one batch per stage, as the DAG runs them
+                  ("create_daily_sales_revenue_view", "create_sales_all_days_view")):
+        described = wh.batch([lake.render(name, DAYS[0], glue_db) for name in stage])
+        assert described["Status"] == "FINISHED", described.get("Error")
+    failed = wh.run("select count(*) from public.sales_all_days")
+    assert failed["Error"] == 'ERROR: relation "spectrum_sales.processed_sales" does not exist'
+    assert wh.run("create view public.cold_only as select * from spectrum_sales.processed_sales")["Error"] == (
+        "ERROR: External tables are not supported in views")
+    lake.catalog_processed(glue_db)  # what the processed crawl catalogs
+    lake.glue.batch_create_partition(DatabaseName=glue_db, TableName="processed_sales", PartitionInputList=[
+        {"Values": ["2021", "12", day], "StorageDescriptor": {
+            "Location": f"s3://{lake.bucket}/processed/sales/year=2021/month=12/day={day}/"}} for day in ("1", "2")])
+    assert wh.rows("select storage_tier, count(*) from public.sales_all_days group by 1") == [
+        ["cold", len(lake.frames[DAYS[0]]) + len(lake.frames[DAYS[1]])]]
+
+
 def test_project_unload_writes_one_deterministic_file(lake, request):
     wh = lake.wh
     for name in ("create_sales_table", "create_daily_sales_revenue_view"):
@@ -193,7 +224,9 @@ def test_copy_csv_and_json_options(lake):
     lines = [{"ID": 3, "name": "cy", "at": "2021-12-03 09:00:00", "day": "2021-12-03"}, {"id": 4, "name": None}]
     lake.s3.put_object(Bucket=lake.bucket, Key="loads/json-a", Body="\n".join(json.dumps(x) for x in lines).encode())
     lake.s3.put_object(Bucket=lake.bucket, Key="loads/json-b", Body=json.dumps({"id": 5}).encode())
-    json_copy = wh.ok(f"copy loads from 's3://{lake.bucket}/loads/json' iam_role '{ROLE}' format as json 'auto'")
+    # "ID" matches column id only with 'auto ignorecase' ("COPY from JSON format": 'auto' matches keys exactly)
+    json_copy = wh.ok(f"copy loads from 's3://{lake.bucket}/loads/json' iam_role '{ROLE}' "
+                      "format as json 'auto ignorecase'")
     assert json_copy["ResultRows"] == 3  # both objects under the prefix, not only a folder
     assert wh.rows("select id, name, at, day from loads order by id") == [
         [1, "ann", "2021-12-01 10:00:00", "2021-12-01"], [2, None, "2021-12-02 11:30:00", "2021-12-02"],
@@ -240,3 +273,23 @@ def test_redshift_functions_translate(lake):
     assert [c["name"] for c in columns] == ["count", "mixed_case", "w"]  # Redshift's names, folded to lower case
     now = wh.rows("select getdate() <= sysdate + interval '1 minute'")
     assert now == [[True]]
+
+
+def test_strict_semantics_through_the_data_api(lake):
+    """What a Data API client sees of Redshift's semantics ("Computations with numeric values", "Character types",
+    "STL_LOAD_ERRORS"): 7/2 is the int4 3; an over-long INSERT fails with Redshift's message; a COPY with an
+    over-long CSV value fails pointing at stl_load_errors, which names the line and the reason."""
+    wh = lake.wh
+    division = wh.ok("select 7/2")
+    result = wh.data.get_statement_result(Id=division["Id"])
+    assert (result["ColumnMetadata"][0]["typeName"], result["Records"]) == ("int4", [[{"longValue": 3}]])
+    wh.ok("create table if not exists strict_names (id int, name varchar(5))")
+    assert wh.run("insert into strict_names values (1, 'abcdefgh')")["Error"] == \
+        "ERROR: value too long for type character varying(5)"
+    lake.s3.put_object(Bucket=lake.bucket, Key="strict/names.csv", Body=b"1,short\n2,much too long\n")
+    failed = wh.run(f"copy strict_names from 's3://{lake.bucket}/strict/' iam_role '{ROLE}' csv")
+    assert failed["Error"] == ("ERROR: Load into table 'strict_names' failed. Check 'stl_load_errors' system table "
+                               "for details.")
+    assert wh.rows("select line_number, trim(colname), err_code, trim(err_reason) from stl_load_errors "
+                   f"where query = {failed['RedshiftQueryId']}") == [[2, "name", 1204,
+                                                                      "String length exceeds DDL length"]]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import boto3
+from botocore.exceptions import ClientError
 from server_process import start_server, stop_server
 
 from local_aws.server import free_port
@@ -77,3 +80,32 @@ def test_acknowledged_objects_survive_sigkill_without_waiting(tmp_path):
             {"Key": "stage", "Value": "raw"}]
     finally:
         terminate(proc)
+
+
+
+def test_conditional_writes_take_turns_and_plain_writes_do_not_wait(boto_client):
+    """S3 User Guide, "Add preconditions to S3 operations with conditional requests": of several conditional writes
+    of one object name the first to finish succeeds and the others get 412 PreconditionFailed, so the condition
+    and the write are one step. moto checks, then writes: the local S3 runs conditional writes one at a time."""
+    from local_aws.services import s3 as local_s3
+
+    s3 = boto_client("s3")
+    s3.create_bucket(Bucket="conditional-writes")
+    done: dict[str, str] = {}
+
+    def put(name: str, **condition) -> None:
+        try:
+            s3.put_object(Bucket="conditional-writes", Key="lock.json", Body=name.encode(), **condition)
+            done[name] = "won"
+        except ClientError as exc:
+            done[name] = exc.response["Error"]["Code"]
+
+    with local_s3._conditional_writes:  # another conditional write is between its check and its write
+        conditional = threading.Thread(target=put, args=("conditional",), kwargs={"IfNoneMatch": "*"})
+        conditional.start()
+        conditional.join(timeout=1.0)
+        assert conditional.is_alive() and "conditional" not in done
+        put("plain")  # an unconditional write does not wait
+        assert done == {"plain": "won"}
+    conditional.join(timeout=10)
+    assert done == {"plain": "won", "conditional": "PreconditionFailed"}

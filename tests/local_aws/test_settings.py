@@ -24,6 +24,7 @@ BAD_VALUES = {
     "LOCAL_AWS_GLUE_WARM_DRIVERS": ("two", "must be a whole number"),
     "LOCAL_AWS_GLUE_RUNTIMES_DIR": ("/no/such/folder", "must be an existing folder"),
     "LOCAL_AWS_FSYNC": ("sometimes", "must be one of on, off"),
+    "LOCAL_AWS_AUTHORIZATION": ("maybe", "must be one of on, off"),
 }
 
 

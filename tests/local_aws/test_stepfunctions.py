@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import uuid
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from server_process import start_server
 
 from local_aws.server import free_port
@@ -120,6 +123,62 @@ def test_start_execution_sync2_returns_child_output_and_fails_with_child(sfn):
     failed = run(sfn, parent, {"value": 7, "fail": True})
     assert failed["status"] == "FAILED" and failed["error"] == "States.TaskFailed"
     assert "ChildFailed" in failed["cause"]
+
+
+@pytest.mark.parametrize("resource", ["states:startExecution.sync", "states:startExecution.sync:2"])
+def test_start_execution_sync_result_and_failure_cause_have_aws_shape(sfn, resource):
+    """AWS ("Start a new AWS Step Functions state machine execution" / "Start workflow executions from a task
+    state", and AWS-recorded results): the result is DescribeExecution in PascalCase with
+    "InputDetails": {"Included": true} and "OutputDetails"; .sync gives Input/Output as JSON text, .sync:2 as JSON;
+    a failed child fails the task with States.TaskFailed and the same shape, as JSON text, in the cause. The key
+    sets are those of AWS-recorded executions (public AWS-validated snapshot suite, test_start_execution_sync*)."""
+    child = machine(sfn, {"StartAt": "Echo", "States": {
+        "Echo": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Boom"}],
+                 "Default": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+        "Boom": {"Type": "Fail", "Error": "ChildFailed", "Cause": "asked to fail"}}})
+    parent = machine(sfn, {"StartAt": "Child", "States": {"Child": {
+        "Type": "Task", "Resource": f"arn:aws:states:::{resource}",
+        "Parameters": {"StateMachineArn": child, "Input": {"fail.$": "$.fail"}}, "End": True}}})
+    ok = run(sfn, parent, {"fail": False})
+    assert ok["status"] == "SUCCEEDED", ok
+    result = json.loads(ok["output"])
+    assert set(result) == {"ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails", "StartDate",
+                           "StateMachineArn", "Status", "StopDate"}
+    assert result["InputDetails"] == {"Included": True} and result["OutputDetails"] == {"Included": True}
+    assert result["Status"] == "SUCCEEDED" and result["StateMachineArn"] == child
+    expected = {"fail": False}
+    assert (json.loads(result["Output"]) if resource.endswith(".sync") else result["Output"]) == expected
+    failed = run(sfn, parent, {"fail": True})
+    assert failed["status"] == "FAILED" and failed["error"] == "States.TaskFailed"
+    cause = json.loads(failed["cause"])
+    assert cause["Status"] == "FAILED" and cause["Error"] == "ChildFailed" and cause["Cause"] == "asked to fail"
+    assert cause["InputDetails"] == {"Included": True}
+    assert set(cause) == {"Cause", "Error", "ExecutionArn", "Input", "InputDetails", "Name", "StartDate",
+                          "StateMachineArn", "Status", "StopDate"}
+    # DescribeExecution itself has the redrive fields (AWS-recorded; RedriveExecution is not emulated)
+    assert (ok["redriveCount"], ok["redriveStatus"], ok["redriveStatusReason"]) == (
+        0, "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven")
+    assert (failed["redriveCount"], failed["redriveStatus"]) == (0, "REDRIVABLE")
+
+
+def test_aws_sdk_sfn_start_execution_takes_pascal_case_and_answers_in_it(sfn):
+    """AWS SDK service integrations ("Integrating services with Step Functions", aws-sdk:sfn:startExecution):
+    parameters are the API's members in PascalCase (StateMachineArn, Input, Name); the result's members are
+    PascalCase too (ExecutionArn, StartDate)."""
+    child = machine(sfn, {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    name = f"sdk-{uuid.uuid4().hex[:8]}"
+    parent = machine(sfn, {"StartAt": "Start", "States": {"Start": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+        "Parameters": {"StateMachineArn": child, "Name": name, "Input.$": "States.JsonToString($)"},
+        "End": True}}})
+    result = run(sfn, parent, {"day": "2021-12-01"})
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert set(output) == {"ExecutionArn", "StartDate"}
+    assert output["ExecutionArn"].endswith(f":{name}")
+    started = sfn.describe_execution(executionArn=output["ExecutionArn"])
+    assert json.loads(started["input"]) == {"day": "2021-12-01"}
 
 
 def lambda_role(boto_client) -> str:
@@ -264,3 +323,278 @@ def test_a_bad_time_scale_fails_the_wait_by_name(sfn, monkeypatch):
     failed = run(sfn, arn)
     assert failed["status"] == "FAILED"
     assert "LOCAL_AWS_TIME_SCALE" in failed.get("cause", "") + failed.get("error", "")
+
+
+# --- JSONata and variables ----------------------------------------------------------------------------------------
+# AWS: "Transforming data with JSONata in Step Functions" and "Passing data between states with variables"
+# (Step Functions Developer Guide).
+
+
+def test_jsonata_output_evaluates_with_states_input(sfn):
+    """The issue's case, recorded on AWS: {% $sum($states.input.values) + 1 %} on {"values": [1, 2, 3]} is 7."""
+    arn = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": "{% $sum($states.input.values) + 1 %}", "End": True}}})
+    result = run(sfn, arn, {"values": [1, 2, 3]})
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == 7
+
+
+def test_assign_sees_values_from_before_the_state_and_variables_reach_later_states(sfn):
+    """Variables doc: every expression in one Assign reads the values from before the state's assignment (a swap
+    works); variables are read as $name in later states; a string holding quotes and backslashes round-trips;
+    per-state QueryLanguage JSONata inside a JSONPath machine; Choice Condition."""
+    text = 'q"uo\\te\nline'
+    arn = machine(sfn, {"StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "QueryLanguage": "JSONata",
+                 "Assign": {"a": "{% $states.input.text %}", "b": 1}, "Next": "Swap"},
+        "Swap": {"Type": "Pass", "QueryLanguage": "JSONata", "Assign": {"a": "{% $b %}", "b": "{% $a %}"},
+                 "Next": "Pick"},
+        "Pick": {"Type": "Choice", "QueryLanguage": "JSONata", "Choices": [
+            {"Condition": "{% $a = 1 and $b = $states.input.text %}", "Next": "Done"}], "Default": "Wrong"},
+        "Done": {"Type": "Pass", "QueryLanguage": "JSONata",
+                 "Output": {"a": "{% $a %}", "b": "{% $b %}", "n": "{% $count($states.input.items) %}"},
+                 "End": True},
+        "Wrong": {"Type": "Fail", "Error": "Wrong"}}})
+    result = run(sfn, arn, {"text": text, "items": [1, 2]})
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {"a": 1, "b": text, "n": 2}
+    history = sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+    exited = next(e for e in history if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"]
+                  == "Init")["stateExitedEventDetails"]
+    assert json.loads(exited["assignedVariables"]["a"]) == text
+
+
+def test_a_states_output_reads_the_variables_from_before_its_assign(sfn):
+    """AWS-recorded execution (an evaluation-order case of a public suite of AWS-validated snapshots): State1 assigns
+    answer := "<omitted>" and its OutputPath "$answer" gives the old 42; the next state sees the new value; the
+    same in JSONata (a state's Output, a matched Choice rule's Output), with the history listing the assigned
+    value."""
+    jsonpath = machine(sfn, {"StartAt": "State0", "States": {
+        "State0": {"Type": "Pass", "Result": {"q": "?"}, "Assign": {"question.$": "$.q", "answer": 42},
+                   "Next": "State1"},
+        "State1": {"Type": "Pass", "InputPath": "$answer", "ResultPath": "$.theAnswer", "OutputPath": "$answer",
+                   "Assign": {"answer": "<omitted>"}, "End": True}}})
+    result = run(sfn, jsonpath)
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == 42
+    jsonata = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "S0", "States": {
+        "S0": {"Type": "Pass", "Assign": {"answer": 42}, "Next": "S1"},
+        "S1": {"Type": "Pass", "Assign": {"answer": "{% $answer + 1 %}"}, "Output": "{% $answer %}", "Next": "S2"},
+        "S2": {"Type": "Choice", "Choices": [{"Condition": "{% $answer = 43 %}", "Next": "Done",
+                                              "Assign": {"answer": "{% $answer * 2 %}"},
+                                              "Output": {"before": "{% $answer %}"}}], "Default": "Wrong"},
+        "Done": {"Type": "Pass", "Output": {"was": "{% $states.input.before %}", "now": "{% $answer %}"},
+                 "End": True},
+        "Wrong": {"Type": "Fail"}}})
+    result = run(sfn, jsonata)
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {"was": 43, "now": 86}
+    history = sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+    exited = {e["stateExitedEventDetails"]["name"]: e["stateExitedEventDetails"] for e in history
+              if "stateExitedEventDetails" in e}
+    assert exited["S1"]["output"] == "42" and exited["S1"]["assignedVariables"] == {"answer": "43"}
+    assert exited["S2"]["assignedVariables"] == {"answer": "86"}
+
+
+def test_variables_of_a_map_iteration_stay_in_it(sfn):
+    """Variables doc, "Variable scope": an iteration reads outer variables; what it assigns is gone after the Map;
+    outer values reach the Map's own Output."""
+    arn = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "Assign": {"factor": 10}, "Next": "Each"},
+        "Each": {"Type": "Map", "Items": "{% $states.input.xs %}", "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Times", "States": {
+                "Times": {"Type": "Pass", "Assign": {"inner": 1},
+                          "Output": "{% $states.input * $factor %}", "End": True}}},
+                 "Next": "After"},
+        "After": {"Type": "Pass", "Output": {"ys": "{% $states.input %}", "inner": "{% $exists($inner) %}"},
+                  "End": True}}})
+    result = run(sfn, arn, {"xs": [1, 2, 3]})
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {"ys": [10, 20, 30], "inner": False}
+
+
+def test_a_jsonata_expression_that_throws_is_states_query_evaluation_error(sfn):
+    """JSONata doc ("States.QueryEvaluationError" for an expression that fails): catchable, with the
+    EvaluationFailed event; the cause names the expression, the field and JSONata's error code."""
+    arn = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "Bad", "States": {
+        "Bad": {"Type": "Pass", "Output": "{% 1 + $states.input.s %}", "End": True}}})
+    result = run(sfn, arn, {"s": "a"})
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.QueryEvaluationError"
+    assert result["cause"].startswith("An error occurred while executing the state 'Bad' (entered at the event id "
+                                      "#2). The JSONata expression '1 + $states.input.s' specified for the field "
+                                      "'Output' threw an error during evaluation. T2002: ")
+    history = sfn.get_execution_history(executionArn=result["executionArn"])["events"]
+    failed = next(e for e in history if e["type"] == "EvaluationFailed")["evaluationFailedEventDetails"]
+    assert failed["location"] == "Output" and failed["state"] == "Bad"
+
+    caught = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "Bad", "States": {
+        "Bad": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:listStateMachines",
+                "Arguments": {"MaxResults": "{% $sum('x') %}"},
+                "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "Caught",
+                           "Output": "{% $states.errorOutput.Error %}"}], "End": True},
+        "Caught": {"Type": "Succeed"}}})
+    result = run(sfn, caught)
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == "States.QueryEvaluationError"
+
+
+def test_context_object_has_the_documented_fields(sfn):
+    """AWS: "Accessing execution data from the Context object in Step Functions": Execution (Id, Input, Name,
+    RoleArn, StartTime, RedriveCount: 0 on a first run), State (EnteredTime, Name; RetryCount in Task, Map and
+    Parallel states), StateMachine (Id,
+    Name); times in ISO 8601 (AWS writes "2019-03-26T20:14:13.192Z"); the same object as $states.context."""
+    arn = machine(sfn, {"StartAt": "Look", "States": {
+        "Look": {"Type": "Pass", "Parameters": {"context.$": "$$"}, "Next": "Jsonata"},
+        "Jsonata": {"Type": "Pass", "QueryLanguage": "JSONata",
+                    "Output": {"path": "{% $states.input.context %}",
+                               "redrive": "{% $states.context.Execution.RedriveCount %}",
+                               "state": "{% $states.context.State.Name %}"}, "End": True}}})
+    result = run(sfn, arn, {"day": "2021-12-01"}, name="context-run")
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    context = output["path"]
+    iso = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+    assert context["Execution"]["Id"] == result["executionArn"]
+    assert context["Execution"]["Input"] == {"day": "2021-12-01"}
+    assert context["Execution"]["Name"] == "context-run"
+    assert context["Execution"]["RoleArn"] == ROLE
+    assert context["Execution"]["RedriveCount"] == 0
+    assert re.match(iso, context["Execution"]["StartTime"])
+    assert context["State"]["Name"] == "Look" and "RetryCount" not in context["State"]  # AWS-recorded: Pass
+    assert re.match(iso, context["State"]["EnteredTime"])
+    assert context["StateMachine"] == {"Id": arn, "Name": arn.rsplit(":", 1)[1]}
+    assert output["redrive"] == 0 and output["state"] == "Jsonata"
+
+
+# --- create-time validation ---------------------------------------------------------------------------------------
+# AWS: CreateStateMachine answers InvalidDefinition, "Invalid State Machine Definition: '<CODE>: <what> at <where>'"
+# (API reference; the texts as AWS answers them, recorded by users: 'MISSING_TRANSITION_TARGET: State "X" is not
+# reachable.', "The field 'Type' should have one of these values: [...]"); ASL spec for transitions, Wait
+# timestamps (RFC 3339) and the escapes allowed in intrinsic-function strings.
+
+INVALID_DEFINITIONS = {
+    "bad_timestamp": ({"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2016-13-05T21:29:29Z",
+                                                        "End": True}}},
+                      "SCHEMA_VALIDATION_FAILED: String does not match RFC3339 timestamp at /States/W/Timestamp"),
+    "illegal_escape": ({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True, "Parameters": {
+        "a.$": "States.Format('a\\qb {}', $.x)"}}}},
+                       "SCHEMA_VALIDATION_FAILED: The value for the field 'a.$' must be a valid JSONPath or a valid "
+                       "intrinsic function call at /States/P/Parameters"),
+    "missing_next": ({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Nope"}}},
+                     "MISSING_TRANSITION_TARGET: Missing 'Next' target: Nope at /States/P/Next"),
+    "unreachable": ({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True},
+                                                "Q": {"Type": "Pass", "End": True}}},
+                    'MISSING_TRANSITION_TARGET: State "Q" is not reachable. at /States/Q'),
+    "bad_type": ({"StartAt": "P", "States": {"P": {"Type": "Bogus", "End": True}}},
+                 "SCHEMA_VALIDATION_FAILED: The field 'Type' should have one of these values: [Task, Wait, Pass, "
+                 "Succeed, Fail, Choice, Parallel, Map] at /States/P/Type"),
+    "unknown_field": ({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True, "_comment_x": 1}}},
+                      "SCHEMA_VALIDATION_FAILED: Field '_comment_x' is not supported at /States/P"),
+    "in_a_branch": ({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [
+            {"Variable": "$.x", "IsPresent": True, "Next": "Gone"}], "Default": "B"},
+            "B": {"Type": "Succeed"}}}]}}},
+                    "MISSING_TRANSITION_TARGET: Missing 'Next' target: Gone at "
+                    "/States/Par/Branches[0]/States/A/Choices[0]/Next"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_DEFINITIONS))
+def test_invalid_definitions_are_refused_as_aws_refuses_them(sfn, case):
+    definition, problem = INVALID_DEFINITIONS[case]
+    with pytest.raises(sfn.exceptions.InvalidDefinition) as refused:
+        machine(sfn, definition)
+    assert refused.value.response["Error"]["Message"] == f"Invalid State Machine Definition: '{problem}'"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_every_problem_is_listed_and_valid_definitions_pass():
+    """AWS lists every problem, joined by ", "; the pipeline's own machines have none."""
+    from local_aws.stepfunctions.validation import problems_of
+
+    problems = problems_of({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Nope"},
+                                                       "Q": {"Type": "Wait", "Timestamp": "2021-02-29T00:00:00Z",
+                                                             "End": True}}})
+    assert [p.split(":")[0] for p in problems] == ["MISSING_TRANSITION_TARGET", "SCHEMA_VALIDATION_FAILED",
+                                                   "MISSING_TRANSITION_TARGET"]
+    template = json.loads((Path(__file__).parents[2] / "infra" / "cloudformation.json").read_text())
+    machines = [r["Properties"]["Definition"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    assert machines and all(problems_of(m) == [] for m in machines)
+    # AWS-recorded (public AWS-validated snapshot suite, test_wait_timestamp_invalid / _valid): refused forms and a
+    # JSONata expression in a JSONPath state; accepted: nanoseconds, an offset, an expression in a JSONata state.
+    def timestamp(value, language="JSONPath"):
+        return problems_of({"QueryLanguage": language, "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Timestamp": value, "End": True}}})
+    for refused in ("2016-12-05 21:29:29Z", "2016-12-05T21:29:29", "2016-13-05T21:29:29Z", "2016-12-05T25:29:29Z",
+                    "05-12-2016T21:29:29Z", "{% '2016-03-14T01:59:00Z' %}"):
+        assert timestamp(refused) == ["SCHEMA_VALIDATION_FAILED: String does not match RFC3339 timestamp at "
+                                      "/States/W/Timestamp"], refused
+    for accepted in ("2016-03-14T01:59:00Z", "2016-03-05T21:29:29.243167252Z", "2016-03-14T01:59:00.5+05:30"):
+        assert timestamp(accepted) == [], accepted
+    assert timestamp("{% '2016-03-14T01:59:00Z' %}", "JSONata") == []
+
+
+@pytest.mark.parametrize("field", ["Output", "Assign"])
+def test_an_undefined_result_names_the_field_path(sfn, field):
+    """AWS-recorded causes (public AWS-validated snapshot suite): "The JSONata expression '$doesNotExist'
+    specified for the field 'Output/result' returned nothing (undefined)." (and 'Assign/result')."""
+    arn = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "S", "States": {
+        "S": {"Type": "Pass", field: {"ok": 1, "result": "{% $doesNotExist %}"}, "End": True}}})
+    result = run(sfn, arn)
+    assert result["status"] == "FAILED" and result["error"] == "States.QueryEvaluationError"
+    assert result["cause"] == ("An error occurred while executing the state 'S' (entered at the event id #2). The "
+                               f"JSONata expression '$doesNotExist' specified for the field '{field}/result' "
+                               "returned nothing (undefined).")
+
+
+def test_a_choice_on_an_absent_path_fails_with_states_runtime(sfn):
+    """AWS-recorded behaviour (ASL spec: only IsPresent may test an absent path): the execution fails with
+    States.Runtime, "Invalid path '$.n': The choice state's condition path references an invalid value.", and a
+    Catch-all cannot catch it; IsPresent on the same path is simply false."""
+    arn = machine(sfn, {"StartAt": "Check", "States": {
+        "Check": {"Type": "Choice", "Choices": [
+            {"Variable": "$.here", "IsPresent": False, "Next": "Absent"},
+            {"Variable": "$.n", "NumericGreaterThan": 2, "Next": "Big"}], "Default": "Small"},
+        "Absent": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 2, "Next": "Big"}],
+                   "Default": "Small"},
+        "Big": {"Type": "Succeed"}, "Small": {"Type": "Succeed"}}})
+    result = run(sfn, arn, {"here": 1})
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.Runtime"
+    assert result["cause"] == ("An error occurred while executing the state 'Check' (entered at the event id #2). "
+                               "Invalid path '$.n': The choice state's condition path references an invalid value.")
+    assert run(sfn, arn, {"here": 1, "n": 5})["status"] == "SUCCEEDED"
+    assert run(sfn, arn, {"n": 1})["status"] == "SUCCEEDED"  # IsPresent false -> Absent -> $.n present
+
+
+def test_jsonata_functions_step_functions_adds(sfn):
+    """JSONata doc, "JSONata functions provided by Step Functions": $partition, $range, $hash (hex, as States.Hash),
+    $random with a seed (repeatable), $uuid (v4), $parse."""
+    arn = machine(sfn, {"QueryLanguage": "JSONata", "StartAt": "F", "States": {"F": {
+        "Type": "Pass", "End": True, "Output": {
+            "partition": "{% $partition([1, 2, 3, 4, 5], 2) %}", "range": "{% $range(0, 10, 5) %}",
+            "hash": "{% $hash('hello', 'SHA-256') %}", "seeded": "{% $random(7) = $random(7) %}",
+            "uuid": "{% $uuid() %}", "parsed": "{% $parse('{\"a\": [1]}') %}"}}}})
+    result = run(sfn, arn)
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output["partition"] == [[1, 2], [3, 4], [5]] and output["range"] == [0, 5, 10]
+    assert output["hash"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    assert output["seeded"] is True and output["parsed"] == {"a": [1]}
+    assert uuid.UUID(output["uuid"]).version == 4
+
+
+def test_start_execution_input_over_256_kib_is_refused(sfn):
+    """Step Functions API Reference, StartExecution: `input` has a maximum length of 262144 bytes in UTF-8 (the
+    256 KiB payload quota); a request over it is a ValidationException, and one at the limit runs."""
+    arn = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "ok", "End": True}}})
+    at_limit = '{"x": "' + "a" * (262_144 - 9) + '"}'
+    assert len(at_limit.encode()) == 262_144
+    sfn.start_execution(stateMachineArn=arn, name=f"limit-{uuid.uuid4().hex[:8]}", input=at_limit)
+    bytes_over = '{"x": "' + "é" * 131_070 + '"}'  # 131,079 characters, 262,149 bytes
+    with pytest.raises(ClientError) as refused:
+        sfn.start_execution(stateMachineArn=arn, name=f"over-{uuid.uuid4().hex[:8]}", input=bytes_over)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must have length less than or equal to 262144" in refused.value.response["Error"]["Message"]

@@ -23,7 +23,7 @@ from pipeline_tools.package import build_mwaa
 from pipeline_tools.run_day import dags_test_command
 from tests.local_aws.tiny_airflow import task_states
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-mwaa")]
+pytestmark = pytest.mark.e2e
 
 DAY = date(2021, 12, 4)
 ROWS = 1200
@@ -52,7 +52,7 @@ def test_one_day_on_mwaa_airflow_from_the_packaged_dag_folder(local_aws, tmp_pat
                               stdout=output, stderr=subprocess.STDOUT, timeout=900)
     states = task_states(home, "sales_pipeline_daily", DAY.isoformat())
     assert done.returncode == 0, f"{states}\n{log.read_text()[-6000:]}"
-    assert len(states) == 17 and set(states.values()) == {"success"}
+    assert len(states) == 21 and set(states.values()) == {"success"}  # 17 stages + lock, release, gate, cost
     print(f"MWAA 3.3.1 day: {time.monotonic() - started:.1f} s (deploy, migrate, dags test)")
 
     s3 = boto3.client("s3", endpoint_url=local_aws.endpoint_url, region_name="us-east-1")
@@ -60,4 +60,7 @@ def test_one_day_on_mwaa_airflow_from_the_packaged_dag_folder(local_aws, tmp_pat
                                       Key=f"quality/sales/dt={DAY}/reconciliation.json")["Body"].read())
     assert report["raw_rows"] == ROWS and 0 < report["processed_rows"] <= ROWS
     assert Decimal(report["revenue_athena"]) == Decimal(report["revenue_redshift"]) > 0
+    cost = json.loads(s3.get_object(Bucket=outputs["DataLakeBucket"],
+                                    Key=f"quality/sales/dt={DAY}/cost.json")["Body"].read())
+    assert Decimal(cost["cost"]["total_usd"]) > 0 and cost["usage"]["lambda_requests"] == 1
 

@@ -27,7 +27,7 @@ from pipeline_tools.package import (
     main,
 )
 
-DAG_IDS = {"sales_pipeline_daily", "sales_pipeline_state_machine"}
+DAG_IDS = {"sales_pipeline_daily", "sales_pipeline_state_machine", "sales_revenue_report"}
 OUTPUTS = {"DataLakeBucket": "salespipe-123456789012-us-east-1-datalake", "GlueDatabaseName": "sales"}
 
 
@@ -44,6 +44,8 @@ def assert_parses_from(report: dict, root: Path) -> None:
     assert report["errors"] == {}
     assert set(report["dags"]) == DAG_IDS
     for dag_id, dag in report["dags"].items():
+        if dag_id == "sales_revenue_report":  # reads the lake only: no SQL
+            continue
         for name, found in dag["sql"].items():
             assert found and Path(found).resolve().is_relative_to(root.resolve()), f"{dag_id}: {name} -> {found}"
     assert report["modules"], "the DAGs imported no sales_pipeline module"
@@ -66,7 +68,8 @@ def test_mwaa_requirements_name_a_constraints_file_that_ships_in_the_dag_folder(
     assert match and match.group(1).startswith(MWAA_DAGS_PATH + "/")
     shipped = dist / "mwaa" / "dags" / match.group(1).removeprefix(MWAA_DAGS_PATH + "/")
     assert shipped.read_text() == (REPO / "infra" / "mwaa" / "3.3.1" / "airflow_constraints.txt").read_text()
-    assert rest == ["apache-airflow-providers-amazon[aiobotocore]>=9.25.0"]
+    assert rest == ["apache-airflow-providers-amazon[aiobotocore]>=9.25.0",
+                    "apache-airflow-providers-openlineage>=2.16.0"]
     ignored = (dist / "mwaa" / "dags" / ".airflowignore").read_text().split()
     assert ignored == ["sales_pipeline/", "include/"]
     assert not (dist / "mwaa" / "plugins.zip").exists()

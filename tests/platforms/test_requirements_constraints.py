@@ -14,8 +14,6 @@ import subprocess
 import pytest
 from platform_support import MWAA_VERSIONS, REPO, uv
 
-pytestmark = pytest.mark.xdist_group("uv-compile")
-
 
 def compile_under(requirements: str, version: str, tmp_path) -> subprocess.CompletedProcess:
     source = tmp_path / "requirements.in"
@@ -57,7 +55,8 @@ def test_requirements_resolve_under_mwaa_constraints(version, tmp_path):
     assert result.returncode == 0, f"no solution under MWAA {version}:\n{result.stderr[-3000:]}"
     resolved = pins(result.stdout)
     assert resolved["apache-airflow"] == version
-    for package in ("apache-airflow-providers-amazon", "boto3", "aiobotocore"):
+    for package in ("apache-airflow-providers-amazon", "boto3", "aiobotocore", "apache-airflow-providers-openlineage",
+                    "openlineage-python"):
         assert resolved[package] == constraint_pin(version, package), package
 
 
