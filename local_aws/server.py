@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 
 from local_aws import ACCOUNT_ID, REGION, patches, principal, settings
 from local_aws.backends import LocalBackend
-from local_aws.iam import documents, gate, identity, service_roles, sts  # noqa: F401  (they declare patches)
+from local_aws.iam import documents, gate, identity, roles, service_roles, sts  # noqa: F401  (they declare patches)
 from local_aws.services import service_modules
 from local_aws.state import store as state_store
 
@@ -254,7 +254,8 @@ class LocalAWS:
                 # Durable before acknowledged: the server sends status and body only once we return.
                 self._commit(environ, changes_state)
                 if path == "/moto-api/reset":
-                    identity.forget()  # the keys it knew are gone
+                    identity.forget()  # the keys and role sessions it knew are gone
+                    roles.forget()
                 return result
             finally:
                 if log.isEnabledFor(logging.DEBUG):

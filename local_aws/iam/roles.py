@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 
 from local_aws import ACCOUNT_ID, REGION
+from local_aws.iam import identity
 from local_aws.principal import Principal
 
 # Sessions are reused until this close to their end (AWS services refresh ahead of expiry too).
@@ -93,8 +94,10 @@ def session_for(role_arn: str, service: str, session_name: str, source_arn: str 
     now = dt.datetime.now(dt.UTC)
     with _lock:
         cached = _sessions.get(key)
-        if cached is not None and cached.expiration - now > _REFRESH_MARGIN:
-            return cached
+    # Still known to STS too: a reset of moto's backends (or a restored state) drops the sessions it had issued.
+    if cached is not None and cached.expiration - now > _REFRESH_MARGIN and \
+            identity.resolve(cached.access_key_id) is not None:
+        return cached
     role = _role(role_arn)
     if role is None:
         raise RoleNotAssumable(role_arn, service, "the role does not exist")

@@ -63,3 +63,27 @@ def test_the_principal_is_set_for_the_request_and_cleared_after(local_aws, boto_
     boto_client("s3").list_buckets()
     assert seen and seen[0].is_root and seen[0].account_id == ACCOUNT_ID
     assert principal.current() is None
+
+
+def test_a_service_role_session_from_before_a_moto_reset_is_not_handed_out_after_it(local_aws):
+    """A reset of moto's backends (POST /moto-api/reset) forgets the STS sessions it issued, so their keys no
+    longer sign requests ("The security token included in the request is invalid"); a Glue job run after it must
+    get a new session of its (re-created) role, not the cached dead one."""
+    import requests
+
+    from local_aws.iam import identity, roles
+    from tests.unit_test_roles import create_unit_test_roles
+
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/glue"
+    before = roles.session_for(role, "glue.amazonaws.com", "GlueJobRunnerSession")
+    assert identity.resolve(before.access_key_id) is not None
+    try:
+        assert requests.post(local_aws.endpoint_url + "/moto-api/reset", timeout=30).ok
+        assert identity.resolve(before.access_key_id) is None
+        create_unit_test_roles(local_aws.endpoint_url)
+        after = roles.session_for(role, "glue.amazonaws.com", "GlueJobRunnerSession")
+        assert after.access_key_id != before.access_key_id
+        who = _client(local_aws, "sts", **after.client_kwargs()).get_caller_identity()
+        assert who["Arn"] == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/glue/GlueJobRunnerSession"
+    finally:
+        create_unit_test_roles(local_aws.endpoint_url)
