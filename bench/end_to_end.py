@@ -35,7 +35,7 @@ _POLLS = {
     "start_execution": ("StepFunctionStartExecutionOperator", {"StartExecution", "DescribeExecution"}),
     "wait_for_crawler": ("GlueCrawlerSensor", {"GetCrawler"}),
     "wait_for_statement": ("RedshiftStatementSensor", {"DescribeStatement", "DescribeExecution"}),
-    "run_glue_job": ("GlueJobOperator", {"GetJob", "StartJobRun", "GetJobRun"}),
+    "run_glue_job": ("InputRefusalGlueJobOperator", {"GetJob", "StartJobRun", "GetJobRun"}),
 }
 _OPERATOR_CALLERS = {caller for caller, _ in _POLLS.values()}
 # The tasks that wait on AWS (deferred in the triggerer, or a sensor in reschedule mode).

@@ -33,7 +33,8 @@ in the lake, not an Airflow pool, because the runs that collide can come from tw
 set-ups that share only the lake; see `sales_pipeline.day_lock`.
 
 **Early failure.** The **max_reject_share** parameter (default 0.25) is passed to the Glue job, which fails
-before writing anything when more of the day's rows are rejected, naming the counts and the top reasons.
+before writing anything when more of the day's rows are rejected, naming the counts and the top reasons. The task
+then fails without retries (a retry would read the same files), as it does when the job cannot read the day's files.
 
 Every name and ARN comes from the Airflow Variable `sales_pipeline` (the CloudFormation stack's outputs).
 Each stage only touches its own day, so re-runs and backfills in any order give the same tables.
@@ -46,7 +47,6 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.step_function import StepFunctionStartExecutionOperator
 from airflow.providers.amazon.aws.sensors.glue_crawler import GlueCrawlerSensor
 from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, Param, TaskGroup, chain
@@ -56,6 +56,7 @@ from sales_pipeline.alerts import RECONCILED_BY, deadline_missed, failure_notifi
 from sales_pipeline.assets import DAILY_AGGREGATE, PROCESSED_DAY, RAW_DAY, WAREHOUSE_TABLE, day_event
 from sales_pipeline.cost_record import run_cost_record
 from sales_pipeline.day_lock import acquire_day_lock, release_day_lock
+from sales_pipeline.glue_job import InputRefusalGlueJobOperator
 from sales_pipeline.lambda_invoke import BilledLambdaInvokeOperator
 from sales_pipeline.naming import execution_name
 from sales_pipeline.publish_gate import check_day_loaded
@@ -184,7 +185,7 @@ with DAG(
         )
 
     with TaskGroup("transform") as transform:
-        GlueJobOperator(
+        InputRefusalGlueJobOperator(  # the provider's operator; a day refused for its input is not retried
             task_id="run_glue_job",
             job_name=cfg("GlueJobName"),
             script_args={"--run_date": "{{ ds }}", "--max_reject_share": "{{ params.max_reject_share }}"},

@@ -83,7 +83,8 @@ def access_denied(service: str, caller: Principal | None, check: actions.Check, 
     if service in JSON_SERVICES:
         return error_response(service, "AccessDeniedException", message, 403 if service in REST_JSON_SERVICES
                               else 400)
-    if service == "sns":
+    if service == "sns":  # AWS-recorded: SNS names its actions upper-case ("SNS:Publish"), in the reason too
+        message = message.replace(check.action, "SNS:" + check.action.split(":", 1)[1])
         return error_response(service, "AuthorizationError", message, 403)
     return error_response(service, "AccessDenied", message, 403)
 
@@ -177,14 +178,25 @@ def identity_of(caller: Principal) -> Identity | None:
     return Identity(tuple(_parsed(d) for d in docs), boundary, ctx)
 
 
-def _bucket_policy(bucket: str) -> dict | None:
-    from moto.s3.models import s3_backends
+def _resource_policy(resource: str) -> dict | None:
+    """The resource-based policy IAM evaluates beside the caller's: a bucket's policy for an S3 ARN, a topic's
+    access policy for an SNS topic ARN (IAM User Guide, "Identity-based policies and resource-based policies")."""
+    if resource.startswith("arn:aws:s3:::"):
+        from moto.s3.models import s3_backends
 
-    found = s3_backends[ACCOUNT_ID]["aws"].buckets.get(bucket)
-    if found is None or not found.policy:
+        found = s3_backends[ACCOUNT_ID]["aws"].buckets.get(resource[len("arn:aws:s3:::"):].split("/", 1)[0])
+        text = found.policy if found is not None else None
+    elif resource.startswith("arn:aws:sns:"):
+        from moto.sns.models import sns_backends
+
+        region = resource.split(":")[3]
+        found = sns_backends[ACCOUNT_ID][region].topics.get(resource) if region else None
+        text = found.policy if found is not None else None
+    else:
         return None
-    text = found.policy.decode() if isinstance(found.policy, bytes) else found.policy
-    return _parsed(text)
+    if not text:
+        return None
+    return _parsed(text.decode() if isinstance(text, bytes) else text)
 
 
 # --- the request ---------------------------------------------------------------------------------------------------
@@ -392,9 +404,7 @@ def decide(caller: Principal | None, checks: list[actions.Check],
         ctx.update({"aws:principalarn": [caller.arn], "aws:principalaccount": [caller.account_id],
                     "aws:userid": [caller.account_id], "aws:principaltype": ["Account"]})
     for check in checks:
-        resource_policy = None
-        if check.resource.startswith("arn:aws:s3:::"):
-            resource_policy = _bucket_policy(check.resource[len("arn:aws:s3:::"):].split("/", 1)[0])
+        resource_policy = _resource_policy(check.resource)
         request = policies.Request(check.action, check.resource, caller, {**ctx, **check.context})
         if check.action == "sts:AssumeRole":
             role = _role(check.resource.rsplit("/", 1)[-1]) if ":role/" in check.resource else None

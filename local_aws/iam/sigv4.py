@@ -6,7 +6,8 @@ Source: AWS General Reference / IAM User Guide, "Create a signed AWS API request
 request signature" (canonical request: method, URI-encoded path (S3: as sent, others: normalised then encoded
 again), sorted URI-encoded query, lower-cased trimmed signed headers, payload hash; string to sign; the
 AWS4<secret> / date / region / service / aws4_request key chain), and Amazon S3 API Reference, "Authenticating
-Requests: Using Query Parameters" (presigned URLs: UNSIGNED-PAYLOAD, X-Amz-Expires). Clock skew is not checked.
+Requests: Using Query Parameters" (presigned URLs: UNSIGNED-PAYLOAD, X-Amz-Expires). A request signed more than
+15 minutes from the server's clock is refused ("Signature expired" / "Signature not yet current"), as on AWS.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ CloudFormation type moto lacks.
 
 - ``AWS::SNS::TopicPolicy`` (AWS CloudFormation User Guide, "AWS::SNS::TopicPolicy"): sets ``PolicyDocument`` as
   the ``Policy`` attribute of each topic in ``Topics`` (what SetTopicAttributes does); deleting it puts back the
-  topic's default policy, as AWS does. Ref gives a generated id. Nothing evaluates the policy yet (the local AWS's
-  authorization does not cover SNS).
+  topic's default policy, as AWS does. Ref gives a generated id. The topic policy is evaluated with the caller's
+  identity policies for sns:Publish and the other topic actions (``local_aws.iam.gate``).
 """
 
 from __future__ import annotations

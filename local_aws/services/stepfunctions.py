@@ -350,6 +350,13 @@ def _check_input_size(execution_input: str | None) -> None:
             f"less than or equal to {MAX_INPUT_BYTES}")
 
 
+# A state's (or task's) result over the same quota fails the execution with States.DataLimitExceeded (Step Functions
+# Developer Guide, "Error names"); moto checks it with `len < 256 KiB`, refusing a result of exactly 262144 bytes,
+# which AWS allows: its bound is set one past AWS's maximum so that `<` keeps AWS's `<=`.
+set_value("moto.stepfunctions.parser.quotas.MAX_STATE_SIZE_UTF8_BYTES", MAX_INPUT_BYTES + 1,
+          why="a state result of exactly 262144 bytes is within AWS's payload quota (moto refuses it)")
+
+
 # --- durability ----------------------------------------------------------------------------------------------
 
 

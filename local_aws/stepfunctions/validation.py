@@ -13,7 +13,8 @@ with an empty error code and a Python message). Checked here, before moto's pars
 - every transition (Next, Default, Choices[].Next, Catch[].Next) names a state of its scope
   (``MISSING_TRANSITION_TARGET: Missing 'Next' target: X at /States/S/Next``);
 - every state is reachable from StartAt (``MISSING_TRANSITION_TARGET: State "X" is not reachable.``);
-- a Wait state's Timestamp is an ISO-8601 extended offset date-time (RFC 3339) that exists on the calendar;
+- a Wait state's Timestamp is an ISO-8601 extended offset date-time (RFC 3339) that exists on the calendar, and its
+  Seconds an integer from 0 to 99999999;
 - an intrinsic function (``"x.$": "States.Format('...')"``) uses only the escapes the ASL allows in its string
   literals (``\\'``, ``\\{``, ``\\}``, ``\\\\``) and closes its quotes and parentheses.
 
@@ -124,6 +125,7 @@ def _check_scope(scope: dict, where: str, found: list[str], language: str = "JSO
         if kind == "Wait":
             jsonata = state.get("QueryLanguage", language) == "JSONata"
             _check_timestamp(state.get("Timestamp"), f"{state_at}/Timestamp", found, jsonata)
+            _check_seconds(state.get("Seconds"), f"{state_at}/Seconds", found, jsonata)
         for field in _PAYLOAD_FIELDS:
             _check_intrinsics(state.get(field), f"{state_at}/{field}", found)
         for index, branch in enumerate(state.get("Branches") or []):
@@ -189,6 +191,19 @@ def _check_timestamp(value: Any, where: str, found: list[str], jsonata: bool) ->
         return  # absent, or a JSONata expression evaluated at run time (in a JSONPath state it is just a string)
     if not isinstance(value, str) or not valid_timestamp(value):
         found.append(f"SCHEMA_VALIDATION_FAILED: String does not match RFC3339 timestamp at {where}")
+
+
+# ASL "Wait State": Seconds is "a positive, integer value from 0 up to 99999999" (SecondsPath is checked at run time).
+MAX_WAIT_SECONDS = 99_999_999
+
+
+def _check_seconds(value: Any, where: str, found: list[str], jsonata: bool) -> None:
+    if value is None or (jsonata and isinstance(value, str) and value.startswith("{%") and value.endswith("%}")):
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WAIT_SECONDS:
+        # AWS's code and location; its wording for this one is not recorded anywhere we could read
+        found.append(f"SCHEMA_VALIDATION_FAILED: The value for the field 'Seconds' must be an integer from 0 to "
+                     f"{MAX_WAIT_SECONDS} at {where}")
 
 
 def intrinsic_is_well_formed(text: str) -> bool:

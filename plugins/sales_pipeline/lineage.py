@@ -100,7 +100,7 @@ class SalesPipelineExtractor(BaseExtractor):
 
     @classmethod
     def get_operator_classnames(cls) -> list[str]:
-        return ["BilledLambdaInvokeOperator", "StepFunctionStartExecutionOperator", "GlueJobOperator",
+        return ["BilledLambdaInvokeOperator", "StepFunctionStartExecutionOperator", "InputRefusalGlueJobOperator",
                 "_PythonDecoratedOperator"]
 
     def _execute_extraction(self) -> OperatorLineage | None:

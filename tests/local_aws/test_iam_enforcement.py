@@ -118,6 +118,31 @@ def test_bucket_policy_grants_without_identity_policy_and_denies_root(as_user, b
     assert "with an explicit deny in a resource-based policy" in err.value.response["Error"]["Message"]
 
 
+def test_topic_policy_grants_and_denies_like_a_bucket_policy(as_user, boto_client):
+    """Amazon SNS Developer Guide, "Using identity-based policies with Amazon SNS" and "Example cases for Amazon SNS
+    access control": the topic's access policy is a resource-based policy, evaluated with the caller's; a topic
+    with AWS's default policy (its AWS:SourceOwner condition) leaves a same-account user to its identity policy.
+    The wording is AWS-recorded ("... not authorized to perform: SNS:Publish on resource: ... because no
+    identity-based policy allows the SNS:Publish action")."""
+    sns = boto_client("sns")
+    granted = sns.create_topic(Name="enf-granted")["TopicArn"]
+    denied = sns.create_topic(Name="enf-denied")["TopicArn"]
+    default = sns.create_topic(Name="enf-default")["TopicArn"]
+    client, user = as_user({"Effect": "Allow", "Action": "sns:Publish", "Resource": denied})
+    sns.set_topic_attributes(TopicArn=granted, AttributeName="Policy", AttributeValue=_doc(
+        {"Effect": "Allow", "Principal": {"AWS": user}, "Action": "sns:Publish", "Resource": granted}))
+    sns.set_topic_attributes(TopicArn=denied, AttributeName="Policy", AttributeValue=_doc(
+        {"Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": denied}))
+    assert client("sns").publish(TopicArn=granted, Message="m")["MessageId"]
+    for arn, because in ((denied, "with an explicit deny in a resource-based policy"),
+                         (default, "because no identity-based policy allows the SNS:Publish action")):
+        with pytest.raises(ClientError) as err:
+            client("sns").publish(TopicArn=arn, Message="m")
+        assert err.value.response["Error"]["Code"] == "AuthorizationError"
+        assert err.value.response["Error"]["Message"] == (
+            f"User: {user} is not authorized to perform: SNS:Publish on resource: {arn} {because}")
+
+
 def test_query_protocol_services_say_access_denied(as_user):
     client, user = as_user({"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"})
     with pytest.raises(ClientError) as err:

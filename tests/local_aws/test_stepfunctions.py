@@ -40,9 +40,13 @@ def machine(sfn, definition: dict) -> str:
 def run(sfn, arn: str, payload: dict | None = None, name: str | None = None, timeout: float = 60) -> dict:
     kwargs = {"name": name} if name else {}
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}), **kwargs)
+    return finished(sfn, execution["executionArn"], timeout)
+
+
+def finished(sfn, execution_arn: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        described = sfn.describe_execution(executionArn=execution_arn)
         if described["status"] != "RUNNING":
             return described
         time.sleep(0.1)
@@ -534,6 +538,16 @@ def test_every_problem_is_listed_and_valid_definitions_pass():
     for accepted in ("2016-03-14T01:59:00Z", "2016-03-05T21:29:29.243167252Z", "2016-03-14T01:59:00.5+05:30"):
         assert timestamp(accepted) == [], accepted
     assert timestamp("{% '2016-03-14T01:59:00Z' %}", "JSONata") == []
+    # ASL "Wait State": Seconds is an integer from 0 up to 99999999 (the problem's code and place are AWS's).
+    def seconds(value, language="JSONPath"):
+        return problems_of({"QueryLanguage": language, "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": value, "End": True}}})
+    for refused in (-1, 100_000_000, 2.5, "10", True):
+        assert [p.split(":")[0] for p in seconds(refused)] == ["SCHEMA_VALIDATION_FAILED"], refused
+        assert seconds(refused)[0].endswith(" at /States/W/Seconds")
+    for accepted in (0, 1, 99_999_999):
+        assert seconds(accepted) == [], accepted
+    assert seconds("{% $states.input.n %}", "JSONata") == []
 
 
 @pytest.mark.parametrize("field", ["Output", "Assign"])
@@ -592,9 +606,25 @@ def test_start_execution_input_over_256_kib_is_refused(sfn):
     arn = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "ok", "End": True}}})
     at_limit = '{"x": "' + "a" * (262_144 - 9) + '"}'
     assert len(at_limit.encode()) == 262_144
-    sfn.start_execution(stateMachineArn=arn, name=f"limit-{uuid.uuid4().hex[:8]}", input=at_limit)
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"limit-{uuid.uuid4().hex[:8]}", input=at_limit)
     bytes_over = '{"x": "' + "é" * 131_070 + '"}'  # 131,079 characters, 262,149 bytes
     with pytest.raises(ClientError) as refused:
         sfn.start_execution(stateMachineArn=arn, name=f"over-{uuid.uuid4().hex[:8]}", input=bytes_over)
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "Member must have length less than or equal to 262144" in refused.value.response["Error"]["Message"]
+    assert finished(sfn, execution["executionArn"])["status"] == "SUCCEEDED"
+
+
+def test_a_state_result_over_256_kib_fails_with_states_data_limit_exceeded(sfn):
+    """Step Functions Developer Guide, "Error names": States.DataLimitExceeded when the output of a state is larger
+    than the payload size quota (256 KiB, 262144 bytes in UTF-8); a result of exactly 262144 bytes passes."""
+    passing = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    at_limit = {"x": "a" * (262_144 - 9)}
+    assert len(json.dumps(at_limit).encode()) == 262_144  # as StartExecution's input, and as the state's output
+    assert run(sfn, passing, at_limit)["status"] == "SUCCEEDED"
+    doubling = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True,
+                                                             "Parameters": {"a.$": "$.x", "b.$": "$.x"}}}})
+    failed = run(sfn, doubling, {"x": "a" * 140_000})
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.DataLimitExceeded")
+    assert failed["cause"] == ("The state/task 'P' returned a result with a size exceeding the maximum number of "
+                               "bytes service limit.")
