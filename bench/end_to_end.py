@@ -37,7 +37,6 @@ _POLLS = {
     "wait_for_statement": ("RedshiftStatementSensor", {"DescribeStatement", "DescribeExecution"}),
     "run_glue_job": ("InputRefusalGlueJobOperator", {"GetJob", "StartJobRun", "GetJobRun"}),
 }
-_OPERATOR_CALLERS = {caller for caller, _ in _POLLS.values()}
 # The tasks that wait on AWS (deferred in the triggerer, or a sensor in reschedule mode).
 WAITING_SUFFIXES = tuple(_POLLS)
 
@@ -221,7 +220,8 @@ def attribute_calls(tasks: list, calls: list) -> dict[str, Counter]:
             caller, actions = _POLLS.get(t.task_id.rsplit(".", 1)[-1], ("", set()))
             if call.action not in actions or not t.start <= call.at <= t.end + 0.5:
                 continue
-            if call.caller == caller or call.caller not in _OPERATOR_CALLERS:
+            # The triggerer's calls name no operator ("Unknown"): any waiting task could have made them.
+            if call.caller == caller or not call.caller.endswith(("Operator", "Sensor")):
                 candidates.append(t.task_id)
         for task_id in candidates:
             shares[task_id][call.action] += 1 / len(candidates)
