@@ -68,6 +68,8 @@ DAG_ID = "sales_pipeline_daily"
 AWS_CONN_ID = "aws_default"
 # Seconds between status checks; small on the local AWS, the default suits AWS.
 POLL_SECONDS = int(os.environ.get("SALES_PIPELINE_POLL_SECONDS", "30"))
+# The first retry's delay (doubling after it, up to 10 minutes); a test of retries may shorten it.
+RETRY_DELAY_SECONDS = int(os.environ.get("SALES_PIPELINE_RETRY_DELAY_SECONDS", "30"))
 # The SQL files: include/sql inside the DAG folder (the MWAA layout: MWAA syncs only dags/) or beside it (this
 # repository, an Astro project). Two isdir calls: cheap enough for parse time.
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -163,7 +165,7 @@ with DAG(
         "owner": "data-engineering",
         "aws_conn_id": AWS_CONN_ID,
         "retries": 2,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "on_failure_callback": failure_notifier(AWS_CONN_ID),  # retries exhausted: to the alert topic (SNS)
