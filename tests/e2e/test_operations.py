@@ -89,8 +89,8 @@ def operated(local_aws, tmp_path_factory):
         # finds no manifest and fails for good after its retries (2 s, then 4 s: the DAG's 30 s and 60 s shortened).
         failing = subprocess.Popen([AIRFLOW, "dags", "test", DAILY, FAILED_DAY, "--mark-success-pattern",
                                     r"(?!validate\.reconcile$).*"],
-                                   env={**env, "SALES_PIPELINE_RETRY_DELAY_SECONDS": "2"}, stdout=open(logs / "failing.log", "w"),
-                                   stderr=subprocess.STDOUT)
+                                   env={**env, "SALES_PIPELINE_RETRY_DELAY_SECONDS": "2"},
+                                   stdout=open(logs / "failing.log", "w"), stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 400
             while time.monotonic() < deadline:

@@ -1,7 +1,7 @@
 """The main job end to end: real Airflow runs of both DAGs against the local AWS, checked against the lake.
 
 Each scenario deploys its own copy of the stack (its own ProjectName and Glue database) into one local AWS,
-so "in order", "reverse order" and "state machine" can be compared side by side.
+so "in order", "reverse order" and "state machine" can be compared side by side; the three are built at once.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -128,12 +129,33 @@ def expected_day(raw_csv: bytes, day: str) -> tuple[int, int, Decimal]:
     return len(raw), len(clean), revenue.quantize(Decimal("0.01"))
 
 
+# Each scenario: the DAG and the days it runs, in that order.
+SCENARIOS = {"ordered": ("sales_pipeline_daily", DAYS),
+             "reversed": ("sales_pipeline_daily", DAYS[::-1]),
+             "machine": ("sales_pipeline_state_machine", DAYS[:1])}
+
+
 @pytest.fixture(scope="module")
-def in_order(local_aws, tmp_path_factory):
-    stack = Stack(local_aws.endpoint_url, "ordered", tmp_path_factory.mktemp("e2e"))
-    for day in DAYS:
-        stack.run("sales_pipeline_daily", day)
-    return stack
+def stacks(local_aws, tmp_path_factory) -> dict[str, Stack]:
+    """Every scenario's stack, its days run. The scenarios run at once (separate stacks in one account, as
+    separate deployments would be): a scenario's own days still run one after another."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    built = {name: Stack(local_aws.endpoint_url, name, tmp) for name in SCENARIOS}
+
+    def run_days(name: str) -> None:
+        dag_id, days = SCENARIOS[name]
+        for day in days:
+            built[name].run(dag_id, day)
+
+    with ThreadPoolExecutor(len(SCENARIOS)) as pool:
+        for done in [pool.submit(run_days, name) for name in SCENARIOS]:
+            done.result()  # a scenario's failure fails the module, with its run's output
+    return built
+
+
+@pytest.fixture(scope="module")
+def in_order(stacks) -> Stack:
+    return stacks["ordered"]
 
 
 def test_one_day_reconciles_with_an_independent_computation(in_order):
@@ -159,19 +181,16 @@ def test_rerunning_a_day_three_times_changes_nothing(in_order):
     assert in_order.snapshot() == before
 
 
-def test_reverse_order_gives_the_same_tables(in_order, local_aws, tmp_path_factory):
-    reverse = Stack(local_aws.endpoint_url, "reversed", tmp_path_factory.mktemp("e2e"))
-    for day in reversed(DAYS):
-        reverse.run("sales_pipeline_daily", day)
+def test_reverse_order_gives_the_same_tables(in_order, stacks):
+    reverse = stacks["reversed"]
     assert reverse.snapshot() == in_order.snapshot()
     # Spectrum: the late-binding view spans every loaded day.
     days = reverse.redshift('select distinct trunc("timestamp") from public.sales_all_days order by 1')
     assert [str(d[0])[:10] for d in days] == DAYS
 
 
-def test_state_machine_dag_gives_the_same_results(in_order, local_aws, tmp_path_factory):
-    machine = Stack(local_aws.endpoint_url, "machine", tmp_path_factory.mktemp("e2e"))
-    machine.run("sales_pipeline_state_machine", DAYS[0])
+def test_state_machine_dag_gives_the_same_results(in_order, stacks):
+    machine = stacks["machine"]
     daily = in_order.snapshot()
     mine = machine.snapshot()
     day_one = [r for r in daily["warehouse"] if str(r[4]).startswith(DAYS[0])]
