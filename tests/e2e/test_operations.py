@@ -86,7 +86,7 @@ def operated(local_aws, tmp_path_factory):
                                   stderr=subprocess.STDOUT, start_new_session=True)
                  for component in COMPONENTS]
         # A forced failure meanwhile: a day with no data, every task but reconcile marked done, so reconcile
-        # finds no manifest and fails for good after its retries (2 s, then 4 s: the DAG's 30 s and 60 s shortened).
+        # finds no manifest and fails for good after its retries (from 2 s, doubling: the DAG's 30 s shortened).
         failing = subprocess.Popen([AIRFLOW, "dags", "test", DAILY, FAILED_DAY, "--mark-success-pattern",
                                     r"(?!validate\.reconcile$).*"],
                                    env={**env, "SALES_PIPELINE_RETRY_DELAY_SECONDS": "2"},
