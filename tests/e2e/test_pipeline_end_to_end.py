@@ -23,7 +23,8 @@ from pipeline_tools.airflow_env import AIRFLOW, REPO, airflow_env, migrate
 
 pytestmark = pytest.mark.e2e
 
-DAYS = ["2021-12-01", "2021-12-02", "2021-12-03"]
+# Two days are enough to show the order of runs does not matter (a third cost ~100 s of the suite, no new case).
+DAYS = ["2021-12-01", "2021-12-02"]
 ROWS = 1500
 
 
