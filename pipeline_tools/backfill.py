@@ -18,9 +18,9 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline_tools import cli_args
-from pipeline_tools.airflow_env import REPO, airflow_env, migrate
+from pipeline_tools.airflow_env import REPO
+from pipeline_tools.local_stack import airflow_on_local_aws
 from pipeline_tools.progress import FINISHED, GroupLines, Progress, backfill_table, group_names
-from pipeline_tools.state_lock import StateLock
 
 DAILY_DAG = "sales_pipeline_daily"
 
@@ -96,31 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True)
     from airflow_client.client import TaskInstanceApi
 
-    from local_aws.server import LocalAWS
-    from pipeline_tools.airflow_services import AirflowServices
-    from pipeline_tools.deploy import deploy_local
     from pipeline_tools.failures import print_failures
 
     os.environ.setdefault("LOCAL_AWS_TIME_SCALE", str(args.time_scale))
-    state_dir = args.state_dir.resolve()
     started = time.monotonic()
-    with StateLock(state_dir), LocalAWS(port=0, state_dir=state_dir / "local-aws") as aws:
-        console.print(f"local AWS at {aws.endpoint_url} (state in {aws.state_dir})")
-        outputs = deploy_local(aws.endpoint_url, REPO)
-        env = airflow_env(state_dir / "airflow", aws.endpoint_url, outputs, poll_seconds=1)
-        migrate(env)
-        console.print("starting Airflow: api-server, scheduler, dag-processor, triggerer")
-        with AirflowServices(env, state_dir / "airflow", port=args.ui_port or None) as af:
-            console.print(str(af.login))
-            console.print(f"backfill of {DAILY_DAG}: {args.from_date} .. {args.to_date}, {args.rows:,} rows a day, "
-                          f"{args.max_active_runs} day(s) at a time")
-            title = f"{DAILY_DAG} {args.from_date} .. {args.to_date} (each task group: state, seconds)"
-            with Progress(console, lambda days, names, now: backfill_table(days, names, now, title),
-                          GroupLines().changes) as progress:
-                runs = run_backfill(af, args, progress)
-            failed = [r for r in runs if r.state.value != "success"]
-            for run in failed:
-                print_failures(console, TaskInstanceApi(af.client), DAILY_DAG, run)
+    with airflow_on_local_aws(args.state_dir, console, port=args.ui_port or None) as af:
+        console.print(str(af.login))
+        console.print(f"backfill of {DAILY_DAG}: {args.from_date} .. {args.to_date}, {args.rows:,} rows a day, "
+                      f"{args.max_active_runs} day(s) at a time")
+        title = f"{DAILY_DAG} {args.from_date} .. {args.to_date} (each task group: state, seconds)"
+        with Progress(console, lambda days, names, now: backfill_table(days, names, now, title),
+                      GroupLines().changes) as progress:
+            runs = run_backfill(af, args, progress)
+        failed = [r for r in runs if r.state.value != "success"]
+        for run in failed:
+            print_failures(console, TaskInstanceApi(af.client), DAILY_DAG, run)
     console.print(f"{len(runs)} day(s), {len(failed)} failed, {time.monotonic() - started:.0f} s")
     return 1 if failed or not runs else 0
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 
 from pipeline_tools import cli_args
-from pipeline_tools.airflow_env import REPO, airflow_env, migrate
-from pipeline_tools.state_lock import StateLock
+from pipeline_tools.airflow_env import REPO
+from pipeline_tools.local_stack import airflow_on_local_aws
 
 DEFAULT_PORT = 8080
 
@@ -36,9 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
-    from local_aws.server import LocalAWS
-    from pipeline_tools.airflow_services import AirflowServices, port_is_free
-    from pipeline_tools.deploy import deploy_local
+    from pipeline_tools.airflow_services import port_is_free
 
     if args.port and not port_is_free(args.port):
         console.print(f"port {args.port} is taken: choose another with PORT=... (make ui PORT=8081; 0: any free port)")
@@ -46,24 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LOCAL_AWS_TIME_SCALE", str(args.time_scale))
     # Ctrl-C and SIGTERM both leave through the context managers: Airflow's components stop, the local AWS saves.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    state_dir = args.state_dir.resolve()
-    with StateLock(state_dir), LocalAWS(port=0, state_dir=state_dir / "local-aws") as aws:
-        console.print(f"local AWS at {aws.endpoint_url} (state in {aws.state_dir})")
-        outputs = deploy_local(aws.endpoint_url, REPO)
-        env = airflow_env(state_dir / "airflow", aws.endpoint_url, outputs, poll_seconds=1)
-        migrate(env)
-        console.print("starting Airflow: api-server, scheduler, dag-processor, triggerer")
-        with AirflowServices(env, state_dir / "airflow", port=args.port or None) as af:
-            console.print(f"\n[bold]{af.login}[/]")
-            console.print(f"component logs: {af.home / 'component-logs'}; the daily DAG runs only when triggered")
-            console.print("Ctrl-C stops everything", style="dim")
-            try:
-                while not (stopped := af.exited()):
-                    time.sleep(1)
-                console.print(stopped)
-                return 1
-            except KeyboardInterrupt:
-                console.print("\nstopping")
+    with airflow_on_local_aws(args.state_dir, console, port=args.port or None) as af:
+        console.print(f"\n[bold]{af.login}[/]")
+        console.print(f"component logs: {af.home / 'component-logs'}; the daily DAG runs only when triggered")
+        console.print("Ctrl-C stops everything", style="dim")
+        try:
+            while not (stopped := af.exited()):
+                time.sleep(1)
+            console.print(stopped)
+            return 1
+        except KeyboardInterrupt:
+            console.print("\nstopping")
     return 0
 
 
