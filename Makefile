@@ -22,7 +22,7 @@ PORT ?= 8080
 .DEFAULT_GOAL := help
 
 help: ## list the targets and their settings
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  settings: DATE=$(DATE) ROWS=$(ROWS) FROM= TO= PORT=$(PORT) PYTEST_ARGS= BENCH_ARGS="
 
 # Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every Airflow
