@@ -63,10 +63,8 @@ def time_admit(environ: dict, calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=2000)
-    args = parser.parse_args(argv)
+def measure(calls: int = 2000) -> list[str]:
+    """Markdown lines: admit()'s CPU µs per request of each kind (mean of ``calls``), and a whole call's wall µs."""
     assert principal.enforcing(), "run with LOCAL_AWS_AUTHORIZATION=on (the default)"
     with LocalAWS(port=0) as aws:
         url = aws.endpoint_url
@@ -107,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             "role s3:GetObject + bucket policy": environ_for(
                 url + "/bench-lake/processed/part-0.parquet", "GET", b"", {}, session, "s3"),
         }
-        print(f"{'call':38} {'admit() CPU µs':>15}")
-        for name, environ in kinds.items():
-            print(f"{name:38} {time_admit(environ, args.calls):15.1f}")
+        lines = [f"IAM authorization (`local_aws.iam.gate.admit`: key, SigV4 signature, policies), {calls} signed "
+                 "requests of each kind:", "", "| request | admit() CPU µs |", "| --- | ---: |"]
+        lines += [f"| {name} | {time_admit(environ, calls):.1f} |" for name, environ in kinds.items()]
         role_sfn = boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1",
                                 aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
                                 aws_session_token=c["SessionToken"])
@@ -117,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(200):
             role_sfn.describe_execution(executionArn=execution)
         whole = (time.perf_counter() - started) / 200 * 1e6
-        print(f"for scale, a whole DescribeExecution over loopback as the role: {whole:.0f} µs wall")
+    return lines + ["", f"For scale, a whole DescribeExecution over loopback as the role: {whole:.0f} µs wall.", ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    print("\n".join(measure(parser.parse_args(argv).calls)))
     return 0
 
 

@@ -68,12 +68,10 @@ def _time(check, n: int) -> float:
     return (time.process_time() - started) / n * 1e6
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checks", type=int, default=20_000)
-    parser.add_argument("--grants", type=int, default=12, help="unrelated grants besides the template's")
-    args = parser.parse_args(argv)
-    setup(args.grants)
+def measure(checks: int = 20_000, extra_grants: int = 12) -> list[str]:
+    """Markdown lines: CPU µs per Lake Formation check of each kind (mean of ``checks``), with ``extra_grants``
+    unrelated grants besides the template's."""
+    setup(extra_grants)
     cases = {
         "root: require_table DESCRIBE (bypass)": (principal.root(ACCOUNT_ID),
                                                  lambda: access.require_table("DESCRIBE", DB, "raw_sales")),
@@ -91,10 +89,20 @@ def main(argv: list[str] | None = None) -> None:
             _role("nobody"), lambda: access.database_visible(DB)),
     }
     grants = len(lakeformation_backends[ACCOUNT_ID][REGION].grants[ACCOUNT_ID].permissions)
-    print(f"Lake Formation checks, {grants} grants in the catalog, {args.checks} checks each (CPU µs per check):")
+    lines = [f"Lake Formation checks (`local_aws.lakeformation.access`), {grants} grants in the catalog, {checks} "
+             "checks of each kind:", "", "| check | CPU µs |", "| --- | ---: |"]
     for label, (who, check) in cases.items():
         with principal.acting_as(who):
-            print(f"  {label:58s} {_time(check, args.checks):7.1f}")
+            lines.append(f"| {label} | {_time(check, checks):.1f} |")
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", type=int, default=20_000)
+    parser.add_argument("--grants", type=int, default=12, help="unrelated grants besides the template's")
+    args = parser.parse_args(argv)
+    print("\n".join(measure(args.checks, args.grants)))
 
 
 if __name__ == "__main__":

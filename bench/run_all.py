@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bench import end_to_end, machine, parse_time
+from bench import end_to_end, iam_gate, lakeformation_checks, machine, parse_time
 
 RESULTS = Path(__file__).with_name("results.md")
 
@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     lines = ["# Benchmark results", "", machine.describe(), ""]
     lines += end_to_end.main(args.sizes, args.overhead_rows, args.backfill_days, args.backfill_rows)
     lines += parse_time.main()
+    lines += ["## 6. What authorization costs per request (CPU time, so a busy machine does not inflate it)", ""]
+    lines += iam_gate.measure() + lakeformation_checks.measure()
     # The machine may be shared: the 1-minute load average at both ends says how quiet it was.
     lines.insert(3, f"- load average (1 min) at start / end: {started_load[0]:.2f} / {os.getloadavg()[0]:.2f}")
     text = "\n".join(lines) + "\n"
