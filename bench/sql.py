@@ -8,7 +8,7 @@ import jinja2
 from airflow.sdk.execution_time import macros
 
 from pipeline_tools.airflow_env import REPO
-from sales_pipeline.stages import REDSHIFT_STAGES
+from sales_pipeline.stages import REDSHIFT_STAGES, STATE_MACHINE_GATE
 
 SQL_DIR = REPO / "include" / "sql"
 _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(SQL_DIR), undefined=jinja2.StrictUndefined,
@@ -30,3 +30,8 @@ def render(path: str, day: str, outputs: dict, rows: int) -> str:
 def redshift_stages(day: str, outputs: dict, rows: int) -> dict[str, list[str]]:
     """Each Redshift stage's statements, in order, as the DAGs send them."""
     return {stage: [render(path, day, outputs, rows) for path in files] for stage, files in REDSHIFT_STAGES.items()}
+
+
+def state_machine_sql(day: str, outputs: dict, rows: int) -> dict[str, list[str] | str]:
+    """The end-to-end machine's `sql` input as the state-machine DAG sends it: the stages and its load check."""
+    return {**redshift_stages(day, outputs, rows), "gate": render(STATE_MACHINE_GATE, day, outputs, rows)}

@@ -9,7 +9,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from bench.sql import redshift_stages
+from bench.sql import state_machine_sql
 
 
 @dataclass
@@ -35,7 +35,7 @@ def _state_durations(history: list[dict]) -> dict[str, float]:
 
 def run_pipeline(stack, day: str, rows: int, poll: float = 0.25) -> ExecutionTiming:
     sfn = stack.client("stepfunctions")
-    execution_input = {"date": day, "rows": rows, "sql": redshift_stages(day, stack.outputs, rows)}
+    execution_input = {"date": day, "rows": rows, "sql": state_machine_sql(day, stack.outputs, rows)}
     started = time.monotonic()
     arn = sfn.start_execution(stateMachineArn=stack.outputs["DataPipelineStateMachineArn"],
                               name=f"bench-{day}-{int(time.time() * 1000)}",

@@ -157,10 +157,15 @@ def read_path(data, path: str):
         return data
     if not path.startswith("$."):
         raise AssertionError(f"the walker does not model the path {path!r}")
-    for key in path[2:].split("."):
+    for step in path[2:].split("."):
+        key, *indexes = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", step).group(1, 2)
         if not isinstance(data, dict) or key not in data:
             raise PathMissing(path)
         data = data[key]
+        for index in (int(i) for i in re.findall(r"\[(\d+)\]", indexes[0])):
+            if not isinstance(data, list) or index >= len(data):
+                raise PathMissing(path)
+            data = data[index]
     return data
 
 
@@ -248,6 +253,13 @@ def choice_matches(rule: dict, data) -> bool:
         return present and value == rule["StringEquals"]
     if "BooleanEquals" in rule:
         return present and value is rule["BooleanEquals"]
+    if "NumericEqualsPath" in rule:
+        # Both paths must select numbers; a path that selects nothing is a States.Runtime error.
+        other = read_path(data, rule["NumericEqualsPath"])
+        if not present:
+            raise PathMissing(rule["Variable"])
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (value, other))
+        return numbers and value == other
     raise AssertionError(f"the walker does not model the Choice rule {rule}")
 
 

@@ -29,6 +29,7 @@ REDSHIFT = {
     "create_sales_all_days_view.sql",
     "unload_daily_sales_revenue.sql",
     "select_day_totals.sql",
+    "select_day_load_check.sql",
 }
 ATHENA = {"aggregated_day_revenue.sql", "processed_day_totals.sql", "raw_day_count.sql", "lab_check.sql"}
 # The statements of one run's day; the others (DDL, views, the lab's look) must not depend on the day.
@@ -37,6 +38,7 @@ DAY_KEYED = {
     "redshift/copy_sales_day.sql",
     "redshift/unload_daily_sales_revenue.sql",
     "redshift/select_day_totals.sql",
+    "redshift/select_day_load_check.sql",
     "athena/aggregated_day_revenue.sql",
     "athena/processed_day_totals.sql",
     "athena/raw_day_count.sql",
@@ -213,6 +215,7 @@ EXPECTED_REDSHIFT_TYPES = {
     "redshift/create_daily_sales_revenue_view.sql": exp.Create,
     "redshift/create_sales_all_days_view.sql": exp.Create,
     "redshift/select_day_totals.sql": exp.Select,
+    "redshift/select_day_load_check.sql": exp.Select,
 }
 # What a statement sqlglot keeps opaque must still say, clause by clause (rendered, whitespace-insensitive).
 COMMAND_CLAUSES = {
@@ -464,6 +467,23 @@ def test_reload_and_totals_run_on_a_sql_engine(warehouse):
     assert remaining == [1, 4]
     row_count, revenue = run_statement(warehouse, "redshift/select_day_totals.sql")[0]
     assert (row_count, revenue) == (0, 0)
+
+
+def test_load_check_counts_the_day_in_the_warehouse_and_in_the_lake(warehouse):
+    """The state machine's gate: the day's rows in public.sales (half-open range) against the rows of the day's
+    processed partition (year/month/day without leading zeros; other days' partitions are not counted)."""
+    warehouse.execute("drop table spectrum_sales.processed_sales")
+    warehouse.execute("create table spectrum_sales.processed_sales as select *, '' as year, '' as month, '' as day "
+                      "from public.sales limit 0")
+    day_5 = [(2, 20, "2.50", 200, "2021-01-05 00:00:00"), (3, 30, "4.25", None, "2021-01-05 23:59:59")]
+    warehouse.executemany("insert into public.sales values (?, ?, ?, ?, ?)",
+                          day_5[:1] + [(1, 10, "1.00", 100, "2021-01-06 00:00:00")])
+    other_days = [(4, 40, "8.00", 400, "2021-11-05 10:00:00", "2021", "11", "5"),
+                  (5, 50, "9.00", 500, "2021-01-15 10:00:00", "2021", "1", "15")]
+    lake = [(*row, "2021", "1", "5") for row in day_5] + other_days
+    warehouse.executemany("insert into spectrum_sales.processed_sales values (?, ?, ?, ?, ?, ?, ?, ?)", lake)
+    assert parse_redshift(rendered("redshift/select_day_load_check.sql")).named_selects == ["loaded", "landed"]
+    assert run_statement(warehouse, "redshift/select_day_load_check.sql") == [(1, 2)]
 
 
 def test_views_run_on_a_sql_engine(warehouse):

@@ -177,10 +177,16 @@ def test_redshift_query_machine():
     assert status["FAILED"]["Type"] == status["ABORTED"]["Type"] == "Fail"
     assert status["FAILED"]["Error"] == status["ABORTED"]["Error"] == "RedshiftStatementFailed"
     assert status["FAILED"]["CausePath"] == describe["ResultPath"] + ".Error"
-    # The sensor reads `Id` from the execution output: the finish state must output the DescribeStatement result.
-    finished = status["FINISHED"]
+    # The sensor reads `Id` from the execution output: the finish state must output the DescribeStatement result,
+    # with the rows under Result only when the input asks for them ({"result": true}).
+    wanted = status["FINISHED"]
+    assert wanted["Type"] == "Choice" and "$.result" in json.dumps(wanted["Choices"])
+    finished = states[wanted["Default"]]
     assert finished.get("End") or finished["Type"] == "Succeed"
     assert finished.get("OutputPath") == describe["ResultPath"]
+    result = states[wanted["Choices"][0]["Next"]]
+    assert result["Resource"] == "arn:aws:states:::aws-sdk:redshiftdata:getStatementResult"
+    assert result["ResultPath"] == describe["ResultPath"] + ".Result" and result["Next"] == wanted["Default"]
     subs = state_machines()["RedshiftQueryStateMachine"]["Properties"]["DefinitionSubstitutions"]
     assert subs["ClusterIdentifier"] == {"Ref": "RedshiftCluster"}
 
@@ -189,12 +195,18 @@ def test_data_pipeline_machine_order_and_inputs():
     asl = definition("DataPipelineStateMachine")
     states = asl["States"]
     order, name = [], asl["StartAt"]
-    while states[name]["Type"] == "Task":
+    while states[name]["Type"] in ("Task", "Choice"):
+        if states[name]["Type"] == "Choice":  # the load check: on, or the day fails unpublished
+            assert states[states[name]["Default"]] == {**states["DayNotLoaded"], "Type": "Fail"}
+            name = states[name]["Choices"][0]["Next"]
+            continue
         order.append(name)
         name = states[name]["Next"]
     assert states[name]["Type"] == "Succeed"
     assert order == ["LoadRawSales", "CrawlRaw", "TransformSales", "CrawlProcessed", "RedshiftDDL",
-                     "RedshiftLoadDay", "RedshiftViews", "RedshiftUnload", "CrawlAggregated"]
+                     "RedshiftLoadDay", "CheckDayLoaded", "RedshiftViews", "RedshiftUnload", "CrawlAggregated"]
+    assert states["CheckDayLoaded"]["Parameters"]["Input"]["sql.$"] == "$.sql.gate"
+    assert states["CheckDayLoaded"]["Parameters"]["Input"]["result"] is True
     assert states["LoadRawSales"]["Resource"] == "arn:aws:states:::lambda:invoke"
     assert states["LoadRawSales"]["Parameters"]["Payload"] == {"date.$": "$.date", "rows.$": "$.rows"}
     assert states["TransformSales"]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
@@ -572,6 +584,7 @@ GET_CRAWLER = "arn:aws:states:::aws-sdk:glue:getCrawler"
 EXECUTE = "arn:aws:states:::aws-sdk:redshiftdata:executeStatement"
 BATCH_EXECUTE = "arn:aws:states:::aws-sdk:redshiftdata:batchExecuteStatement"
 DESCRIBE = "arn:aws:states:::aws-sdk:redshiftdata:describeStatement"
+GET_RESULT = "arn:aws:states:::aws-sdk:redshiftdata:getStatementResult"
 
 
 def rendered(machine: str) -> dict:
@@ -672,7 +685,14 @@ def test_redshift_machine_fails_with_the_statement_error(status):
 
 PIPELINE_INPUT = {"date": "2021-12-01", "rows": 500,
                   "sql": {"ddl": ["create table ..."], "load": ["delete ...", "copy ..."], "views": ["create view ..."],
-                          "unload": ["unload ..."]}}
+                          "unload": ["unload ..."], "gate": "select (...) as loaded, (...) as landed"}}
+
+
+def gate_child(loaded: int, landed: int) -> dict:
+    """The load check's RedshiftQuery execution: its output is the statement's description with its one row."""
+    rows = {"Records": [[{"LongValue": loaded}, {"LongValue": landed}]], "TotalNumRows": 1}
+    return {"ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:child:gate", "Status": "SUCCEEDED",
+            "Output": {**statement("FINISHED", HasResultSet=True), "Result": rows}}
 
 
 def pipeline_results(**overrides) -> dict[str, list]:
@@ -681,7 +701,8 @@ def pipeline_results(**overrides) -> dict[str, list]:
     results = {
         LAMBDA_INVOKE: [{"StatusCode": 200, "Payload": {"date": "2021-12-01", "bucket": "lake",
                                                         "keys": ["raw/sales/dt=2021-12-01/sales.csv"], "rows": 500}}],
-        START_CHILD: [child] * 7,
+        # Raw and processed crawls, DDL, load, the load check, views, UNLOAD, aggregate crawl.
+        START_CHILD: [child] * 4 + [gate_child(500, 500)] + [child] * 3,
         GLUE_JOB: [{"Id": "jr_1", "JobRunState": "SUCCEEDED"}],
     }
     results.update(overrides)
@@ -704,6 +725,7 @@ def test_pipeline_runs_every_stage_in_order_with_the_input_intact():
     assert children == [
         (crawl, {"Name": "salespipe-RawCrawler"}), (crawl, {"Name": "salespipe-ProcessedCrawler"}),
         (query, {"sqls": PIPELINE_INPUT["sql"]["ddl"]}), (query, {"sqls": PIPELINE_INPUT["sql"]["load"]}),
+        (query, {"sql": PIPELINE_INPUT["sql"]["gate"], "result": True}),
         (query, {"sqls": PIPELINE_INPUT["sql"]["views"]}), (query, {"sqls": PIPELINE_INPUT["sql"]["unload"]}),
         (crawl, {"Name": "salespipe-AggregatedCrawler"})]
     for key, value in PIPELINE_INPUT.items():
@@ -717,6 +739,34 @@ def test_pipeline_stops_at_the_failing_stage_with_its_error():
     assert run["status"] == "FAILED" and run["error"] == "TransformSalesFailed"
     assert "Glue.AWSGlueException" in run["cause"] and "bad run_date" in run["cause"]
     assert [c[0] for c in run["calls"]] == [LAMBDA_INVOKE, START_CHILD, GLUE_JOB]
+
+
+def test_pipeline_publishes_nothing_of_a_day_the_warehouse_holds_differently():
+    """Redshift holds 499 rows of the day, the lake's processed partition 500: the execution fails at the gate with
+    both counts, before the views, the UNLOAD and the aggregate crawl (the daily DAG's check_day_loaded)."""
+    results = pipeline_results(**{START_CHILD: [pipeline_results()[START_CHILD][0]] * 4 + [gate_child(499, 500)]})
+    run = walk(rendered("DataPipelineStateMachine"), PIPELINE_INPUT, scripted(results))
+    assert run["status"] == "FAILED" and run["error"] == "DayNotLoaded", run
+    assert "2021-12-01: Redshift holds 499 rows for the day but the Glue job landed 500" in run["cause"]
+    assert run["trace"][-3:] == ["CheckDayLoaded", "DayLoaded", "DayNotLoaded"]
+
+
+def test_redshift_machine_returns_the_rows_when_asked():
+    """{"result": true}: GetStatementResult runs in the same execution (the Data API shows a result only to the
+    identity that ran the statement: the template's redshift-data:statement-owner-iam-userid condition)."""
+    rows = {"Records": [[{"LongValue": 7}, {"LongValue": 7}]], "TotalNumRows": 1,
+            "ColumnMetadata": [{"name": "loaded"}, {"name": "landed"}]}
+    run = walk(rendered("RedshiftQueryStateMachine"), {"sql": "select 7, 7", "result": True}, scripted({
+        EXECUTE: [{"Id": "stmt-1"}], DESCRIBE: [statement("FINISHED", HasResultSet=True)], GET_RESULT: [rows]}))
+    assert run["status"] == "SUCCEEDED", run
+    assert run["calls"][-1] == (GET_RESULT, {"Id": "stmt-1"})
+    assert run["output"] == {**statement("FINISHED", HasResultSet=True),
+                             "Result": {"Records": rows["Records"], "TotalNumRows": 1}}
+    failed = walk(rendered("RedshiftQueryStateMachine"), {"sql": "select 7, 7", "result": True}, scripted({
+        EXECUTE: [{"Id": "stmt-1"}], DESCRIBE: [statement("FINISHED", HasResultSet=True)],
+        GET_RESULT: [TaskError("RedshiftData.ResourceNotFoundException", "Query does not have result.")]}))
+    assert failed["status"] == "FAILED" and failed["error"] == "GetStatementResultFailed"
+    assert "Query does not have result." in failed["cause"]
 
 
 def test_pipeline_reports_a_failed_child_machine():

@@ -2,6 +2,7 @@
 
 Mended here (each a declared patch, ``local_aws.patches``):
 - JSONata and variables (``local_aws.stepfunctions.jsonata``): a real evaluator, States.QueryEvaluationError;
+- a definite JSONPath ($.Records[0][0].LongValue) yields its node, not a list of it (``...json_paths``);
 - a state's Assign takes effect after its output (``local_aws.stepfunctions.variables``), as on AWS;
 - the Context object's fields and formats (``local_aws.stepfunctions.context``): RedriveCount, ISO 8601 times;
 - create-time validation as AWS does it (``local_aws.stepfunctions.validation``): InvalidDefinition with AWS's codes;
@@ -68,6 +69,7 @@ from local_aws.cfn_resources import LocalResource
 from local_aws.patches import patch, set_value
 from local_aws.state import store as state_store
 from local_aws.stepfunctions import context as _context  # noqa: F401 - declares its patches
+from local_aws.stepfunctions import json_paths as _json_paths  # noqa: F401 - declares its patches
 from local_aws.stepfunctions import jsonata as _jsonata  # noqa: F401 - declares its patches
 from local_aws.stepfunctions import runtime as _runtime  # noqa: F401 - declares its patches
 from local_aws.stepfunctions import validation as _validation  # noqa: F401 - declares its patches

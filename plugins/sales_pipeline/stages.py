@@ -19,6 +19,13 @@ def included(files: list[str]) -> list[str]:
     return [f"{{% include '{path}' %}}" for path in files]
 
 
-def state_machine_sql() -> dict[str, list[str]]:
-    """The `sql` input of the end-to-end state machine: every stage's statements, rendered by Airflow."""
-    return {stage: included(files) for stage, files in REDSHIFT_STAGES.items()}
+# The end-to-end state machine's gate between the load and what publishes the day: one statement whose result the
+# machine reads (the daily DAG's own gate is the check_day_loaded task).
+STATE_MACHINE_GATE = "redshift/select_day_load_check.sql"
+
+
+def state_machine_sql() -> dict[str, list[str] | str]:
+    """The `sql` input of the end-to-end state machine: every stage's statements, and under "gate" the one
+    statement of its load check, rendered by Airflow."""
+    return {**{stage: included(files) for stage, files in REDSHIFT_STAGES.items()},
+            "gate": included([STATE_MACHINE_GATE])[0]}

@@ -126,7 +126,7 @@ def test_state_machine_dag(dagbag):
     assert upstream(dag, "reconcile") == {"start_pipeline"}
     assert dag.get_task("start_pipeline").deferrable
     start = dag.get_task("start_pipeline")
-    assert set(start.state_machine_input["sql"]) == {"ddl", "load", "views", "unload"}
+    assert set(start.state_machine_input["sql"]) == {"ddl", "load", "views", "unload", "gate"}
 
 
 def test_parse_time_report(tmp_path):

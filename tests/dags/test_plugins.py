@@ -16,7 +16,7 @@ from sales_pipeline.redshift_statement_sensor import (
     RedshiftStatementSensor,
     statement_error,
 )
-from sales_pipeline.stages import REDSHIFT_STAGES, state_machine_sql
+from sales_pipeline.stages import REDSHIFT_STAGES, STATE_MACHINE_GATE, state_machine_sql
 
 SFN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
@@ -43,6 +43,8 @@ def test_stage_sql_files_exist():
             assert (REPO / "include" / "sql" / path).is_file(), path
     assert state_machine_sql()["load"] == [
         "{% include 'redshift/delete_sales_day.sql' %}", "{% include 'redshift/copy_sales_day.sql' %}"]
+    assert (REPO / "include" / "sql" / STATE_MACHINE_GATE).is_file()
+    assert state_machine_sql()["gate"] == "{% include 'redshift/select_day_load_check.sql' %}"
 
 
 def test_statement_error_names_failing_sub_statement():

@@ -198,6 +198,33 @@ def wait_for_execution(sfn, arn: str, timeout: float = 120) -> dict:
     pytest.fail(f"execution {arn} still running after {timeout} s")
 
 
+def test_the_pipeline_s_load_check_runs_on_the_local_step_functions_and_data_api(stack, client):
+    """The DataPipeline machine's gate states, as deployed, in a machine of their own with the pipeline's role: the
+    RedshiftQuery child runs the check's SQL and reads its row with GetStatementResult in its own execution (the
+    Data API shows a statement's result only to the identity that ran it, which the template's
+    redshift-data:statement-owner-iam-userid condition enforces); startExecution.sync:2 hands the child's output
+    over as JSON ("Start a new AWS Step Functions state machine from a running execution", Step Functions Developer
+    Guide), and NumericEqualsPath compares the two counts."""
+    sfn = client("stepfunctions")
+    pipeline = sfn.describe_state_machine(stateMachineArn=stack["DataPipelineStateMachineArn"])
+    states = json.loads(pipeline["definition"])["States"]
+    gate = {"StartAt": "CheckDayLoaded", "States": {
+        **{name: states[name] for name in ("CheckDayLoaded", "DayLoaded", "DayNotLoaded", "CheckDayLoadedFailed")},
+        "RedshiftViews": {"Type": "Succeed"}}}
+    machine = sfn.create_state_machine(name="cfntest-gate", definition=json.dumps(gate),
+                                       roleArn=pipeline["roleArn"])["stateMachineArn"]
+    outcomes = {}
+    for loaded, landed in ((3, 3), (2, 3)):
+        sql = f"select cast({loaded} as bigint) as loaded, cast({landed} as bigint) as landed"
+        started = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"date": "2021-12-01",
+                                                                                 "sql": {"gate": sql}}))
+        outcomes[loaded] = wait_for_execution(sfn, started["executionArn"])
+    assert outcomes[3]["status"] == "SUCCEEDED", (outcomes[3].get("error"), outcomes[3].get("cause"))
+    assert json.loads(outcomes[3]["output"])["results"]["CheckDayLoaded"]["Loaded"] == 3
+    assert outcomes[2]["status"] == "FAILED" and outcomes[2]["error"] == "DayNotLoaded", outcomes[2]
+    assert outcomes[2]["cause"].startswith("2021-12-01: Redshift holds 2 rows for the day but the Glue job landed 3")
+
+
 def test_a_crash_leaves_the_deployed_stack_as_it_was(tmp_path):
     """The project's template deployed, the server SIGKILLed and restarted on the same state dir: DescribeStacks
     outputs, DescribeStackResources physical ids and the stack's IAM roles (ARN, RoleId, CreateDate) are identical

@@ -79,6 +79,29 @@ def test_choice_wait_pass_and_intrinsics(sfn):
     assert json.loads(run(sfn, arn, {"n": 5, "day": "d"})["output"])["size"] == "big"
 
 
+def test_a_definite_path_yields_its_node_and_an_indefinite_one_a_list(sfn):
+    """"Using JSONPath paths" (Step Functions Developer Guide): a path selects its node as it is ($.bar => the
+    array itself); Step Functions evaluates with Jayway JsonPath, where a definite path (names and literal indexes)
+    yields one value and a filter, wildcard or slice the array of its matches. Parameters and Choice alike."""
+    arn = machine(sfn, {"StartAt": "Pick", "States": {
+        "Pick": {"Type": "Pass", "Parameters": {
+            "cell.$": "$.Records[0][1].LongValue", "row.$": "$.Records[0]", "all.$": "$.Records",
+            "named.$": "$.Records[1][0]['LongValue']", "filtered.$": "$.Items[?(@.n == 2)].name",
+            "names.$": "$.Items[*].name", "first.$": "$.Items[0].name"},
+            "Next": "Same"},
+        "Same": {"Type": "Choice", "Choices": [{"Variable": "$.cell", "NumericEqualsPath": "$.named",
+                                                "Next": "Equal"}], "Default": "Different"},
+        "Equal": {"Type": "Pass", "Result": True, "ResultPath": "$.equal", "End": True},
+        "Different": {"Type": "Pass", "Result": False, "ResultPath": "$.equal", "End": True}}})
+    records = [[{"LongValue": 3}, {"LongValue": 5}], [{"LongValue": 5}]]
+    items = [{"n": 1, "name": "a"}, {"n": 2, "name": "b"}]
+    result = run(sfn, arn, {"Records": records, "Items": items})
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {
+        "cell": 5, "row": records[0], "all": records, "named": 5, "filtered": ["b"], "names": ["a", "b"],
+        "first": "a", "equal": True}
+
+
 def test_aws_sdk_error_is_named_as_aws_names_it_and_caught(sfn):
     arn = machine(sfn, {"StartAt": "Get", "States": {
         "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:glue:getCrawler",
