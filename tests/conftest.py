@@ -13,6 +13,15 @@ for _name, _value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", 
                       ("AWS_DEFAULT_REGION", "us-east-1"), ("LOCAL_AWS_AUTHORIZATION", "on")):
     os.environ.setdefault(_name, _value)
 
+
+def pytest_collection_modifyitems(config, items):
+    """Files holding end-to-end tests run first, each file's tests in their own order: `make test` hands whole
+    files to its two workers in collection order (`--dist loadfile`), so a long file collected late ran alone at
+    the end (CI: the crash test ran alone for its last minutes while the other worker had finished)."""
+    slow_files = {item.path for item in items if item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory):
     """The started local AWS (free port, state in a temporary folder). Use unique resource names per test."""
