@@ -13,6 +13,7 @@ the local AWS in the middle of a run. Both must end with the tables an uninterru
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -79,20 +80,25 @@ def test_a_crash_of_the_local_aws_mid_load_converges_on_a_rerun(tmp_path):
     try:
         stack = Stack(url, "crash", tmp_path)
         sfn = boto3.client("stepfunctions", endpoint_url=url)
-        machine = stack.outputs["RedshiftQueryStateMachineArn"]
         log = tmp_path / "crashed-run.log"
-        # The task whose trigger lost its connection retries: after 2 s, not the DAG's default 30 s.
-        run = start_run({**stack.env, "SALES_PIPELINE_RETRY_DELAY_SECONDS": "2"}, "sales_pipeline_daily", log)
+        # The task whose trigger lost its connection retries: after 2 s, not the DAG's default 30 s. Unbuffered, so
+        # the log below is read as the run writes it.
+        run = start_run({**stack.env, "SALES_PIPELINE_RETRY_DELAY_SECONDS": "2", "PYTHONUNBUFFERED": "1"},
+                        "sales_pipeline_daily", log)
+        # The load's execution once StartExecution has answered the run (the provider's operator logs the ARN it
+        # got back): acknowledged, so a crash must not lose it. ListExecutions is no such sign: it can show a start
+        # a few milliseconds before that start is committed and answered (CI: killed in that window, the start was
+        # gone after the restart; the run, never answered, would have retried it).
+        started = re.compile(r"Started State Machine execution for \S+: (arn:\S+:execution:\S+:redshift_load-\S+)")
         deadline = time.monotonic() + 600
-        while not (loads := [e for e in sfn.list_executions(stateMachineArn=machine)["executions"]
-                             if e["name"].startswith("redshift_load-")]):
+        while not (acknowledged := started.search(log.read_text(errors="replace"))):
             assert run.poll() is None and time.monotonic() < deadline, "the run ended before its Redshift load"
             time.sleep(0.2)
         server.kill()  # SIGKILL while the load's execution runs: no clean stop
         server.wait()
         server, url = start_server(state_dir, port)
         # The id the run was waiting on survives the crash: the execution ended, FAILED if it was cut short.
-        described = sfn.describe_execution(executionArn=loads[0]["executionArn"])
+        described = sfn.describe_execution(executionArn=acknowledged.group(1))
         assert described["status"] in ("FAILED", "SUCCEEDED")
         run.wait(timeout=900)
         output = log.read_text(errors="replace")
